@@ -1,0 +1,238 @@
+//! Client options: every option the core uses, its default, and validation that names the option.
+//!
+//! Option names in errors are the camelCase names JavaScript users write (`heartbeatIntervalMs`),
+//! so a `TypeError` thrown at construction points at the exact key.
+
+use core::fmt;
+
+/// One way of carrying the connection. The order in [`Config::transports`] is the fallback chain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TransportKind {
+    /// Browser `WebSocket`.
+    WebSocket,
+    /// `EventSource` down, `fetch` POST up.
+    Sse,
+    /// Held `fetch` GET down, POST up.
+    LongPolling,
+    /// `fetch` GET every interval down, POST up.
+    Polling,
+}
+
+impl TransportKind {
+    /// The name used in options and events (`"websocket"`, `"sse"`, `"long-polling"`, `"polling"`).
+    pub fn name(self) -> &'static str {
+        match self {
+            TransportKind::WebSocket => "websocket",
+            TransportKind::Sse => "sse",
+            TransportKind::LongPolling => "long-polling",
+            TransportKind::Polling => "polling",
+        }
+    }
+
+    /// Parses an option name; `None` when it is not one of the four names.
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "websocket" => Some(TransportKind::WebSocket),
+            "sse" => Some(TransportKind::Sse),
+            "long-polling" => Some(TransportKind::LongPolling),
+            "polling" => Some(TransportKind::Polling),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for TransportKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// What the client speaks over the transport.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Protocol {
+    /// The holdfast protocol (PROTOCOL.md): handshake, sequence numbers, acks, ping/pong.
+    Holdfast,
+    /// Plain messages to any WebSocket server: no envelope, no session. Heartbeat is optional.
+    Raw(Option<RawHeartbeat>),
+}
+
+/// Heartbeat for raw mode, where the server does not speak the holdfast protocol.
+///
+/// With a raw heartbeat configured, any inbound message counts as liveness and inbound silence
+/// for `heartbeatTimeoutMs` declares the link dead. Without one, raw mode cannot detect a silent
+/// dead link (it still reconnects when the transport reports a close).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawHeartbeat {
+    /// Text message sent every heartbeat interval of outbound or inbound quiet; `None` sends
+    /// nothing and relies on the server's own traffic ("any inbound message counts").
+    pub ping: Option<String>,
+    /// An inbound text message equal to this is a heartbeat reply and is not delivered to the
+    /// app; `None` delivers every message.
+    pub pong: Option<String>,
+}
+
+/// What `send` does when the queue is full.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OverflowPolicy {
+    /// Refuse the new message (`send` returns `"rejected"`) and emit an `error` event.
+    #[default]
+    Reject,
+    /// Drop the oldest queued messages to make room and emit an `error` event saying how many.
+    DropOldest,
+}
+
+/// Every option of the client core, with documented defaults (see [`Config::default`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// Fallback chain, best first. Default `[websocket]`. Must be non-empty, without repeats.
+    pub transports: Vec<TransportKind>,
+    /// Protocol mode. Default [`Protocol::Holdfast`].
+    pub protocol: Protocol,
+    /// Send a heartbeat when nothing was sent or received for this long. Default 4000 ms.
+    /// In protocol mode the effective interval is also at most half the server's idle timeout.
+    pub heartbeat_interval_ms: u64,
+    /// Declare the link dead when nothing arrived for this long. Default 8000 ms, so a silent
+    /// link is detected within 10 s. Must exceed `heartbeat_interval_ms`.
+    pub heartbeat_timeout_ms: u64,
+    /// After a gap in which the client could not run (frozen page, sleep), how long a probe ping
+    /// may take to be answered before the link is declared dead. Default 2000 ms.
+    pub freeze_probe_ms: u64,
+    /// Deadline for one connection attempt, from opening the transport to the handshake's answer.
+    /// Default 5000 ms.
+    pub connect_timeout_ms: u64,
+    /// Backoff base delay. Default 500 ms.
+    pub reconnect_delay_ms: u64,
+    /// Backoff cap; full jitter is applied after the cap. Default 30000 ms.
+    pub reconnect_max_delay_ms: u64,
+    /// Backoff growth factor per attempt. Default 2.0. Must be finite and ≥ 1.
+    pub reconnect_factor: f64,
+    /// Give up after this many consecutive failed attempts. Default `None` (never).
+    pub max_attempts: Option<u32>,
+    /// A connection must stay open this long before the attempt counter resets. Default 5000 ms.
+    pub min_uptime_ms: u64,
+    /// Upper clamp for server retry hints (`Retry-After`, try-later). Default 60000 ms.
+    pub max_retry_after_ms: u64,
+    /// Most messages queued while not open. Default 1000.
+    pub queue_max_messages: usize,
+    /// Most bytes queued while not open. Default 1 MiB.
+    pub queue_max_bytes: usize,
+    /// What `send` does when the queue is full. Default [`OverflowPolicy::Reject`].
+    pub overflow: OverflowPolicy,
+    /// Largest message accepted in either direction. Default 1 MiB.
+    pub max_message_bytes: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            transports: vec![TransportKind::WebSocket],
+            protocol: Protocol::Holdfast,
+            heartbeat_interval_ms: 4_000,
+            heartbeat_timeout_ms: 8_000,
+            freeze_probe_ms: 2_000,
+            connect_timeout_ms: 5_000,
+            reconnect_delay_ms: 500,
+            reconnect_max_delay_ms: 30_000,
+            reconnect_factor: 2.0,
+            max_attempts: None,
+            min_uptime_ms: 5_000,
+            max_retry_after_ms: 60_000,
+            queue_max_messages: 1_000,
+            queue_max_bytes: 1024 * 1024,
+            overflow: OverflowPolicy::Reject,
+            max_message_bytes: 1024 * 1024,
+        }
+    }
+}
+
+/// Longest delay any timer may be armed for: `setTimeout` overflows above 2^31−1 ms.
+pub const MAX_TIMER_MS: u64 = (1 << 31) - 1;
+
+/// An invalid option, naming it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    /// The option's camelCase name.
+    pub option: &'static str,
+    /// What is wrong with it.
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invalid option `{}`: {}", self.option, self.message)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+fn err(option: &'static str, message: impl Into<String>) -> ConfigError {
+    ConfigError {
+        option,
+        message: message.into(),
+    }
+}
+
+fn ms_in(option: &'static str, v: u64, min: u64, max: u64) -> Result<(), ConfigError> {
+    if v < min || v > max {
+        return Err(err(option, format!("must be between {min} and {max} ms, got {v}")));
+    }
+    Ok(())
+}
+
+impl Config {
+    /// Checks every option; the error names the first invalid one.
+    ///
+    /// Call before building a `Machine`; the JS constructor turns the error into a `TypeError`.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.transports.is_empty() {
+            return Err(err("transports", "must name at least one transport"));
+        }
+        for (i, t) in self.transports.iter().enumerate() {
+            if self.transports.iter().skip(i + 1).any(|u| u == t) {
+                return Err(err("transports", format!("lists `{t}` twice")));
+            }
+        }
+        if let Protocol::Raw(_) = self.protocol {
+            if self.transports.iter().any(|t| *t != TransportKind::WebSocket) {
+                return Err(err("transports", "raw mode supports only `websocket`"));
+            }
+        }
+        ms_in("heartbeatIntervalMs", self.heartbeat_interval_ms, 100, MAX_TIMER_MS)?;
+        ms_in("heartbeatTimeoutMs", self.heartbeat_timeout_ms, 200, MAX_TIMER_MS)?;
+        if self.heartbeat_timeout_ms <= self.heartbeat_interval_ms {
+            return Err(err(
+                "heartbeatTimeoutMs",
+                "must be greater than heartbeatIntervalMs",
+            ));
+        }
+        ms_in("freezeProbeMs", self.freeze_probe_ms, 100, MAX_TIMER_MS)?;
+        ms_in("connectTimeoutMs", self.connect_timeout_ms, 100, MAX_TIMER_MS)?;
+        ms_in("reconnectDelayMs", self.reconnect_delay_ms, 1, MAX_TIMER_MS)?;
+        ms_in(
+            "reconnectMaxDelayMs",
+            self.reconnect_max_delay_ms,
+            self.reconnect_delay_ms,
+            MAX_TIMER_MS,
+        )?;
+        if !self.reconnect_factor.is_finite() || self.reconnect_factor < 1.0 {
+            return Err(err("reconnectFactor", "must be a finite number ≥ 1"));
+        }
+        ms_in("minUptimeMs", self.min_uptime_ms, 0, MAX_TIMER_MS)?;
+        ms_in("maxRetryAfterMs", self.max_retry_after_ms, 0, MAX_TIMER_MS)?;
+        if self.queue_max_messages == 0 {
+            return Err(err("queueMaxMessages", "must be at least 1"));
+        }
+        if self.queue_max_bytes == 0 {
+            return Err(err("queueMaxBytes", "must be at least 1"));
+        }
+        if self.max_message_bytes == 0 || self.max_message_bytes > 16 * 1024 * 1024 {
+            return Err(err("maxMessageBytes", "must be between 1 and 16777216"));
+        }
+        if let Protocol::Raw(Some(hb)) = &self.protocol {
+            if hb.ping.as_deref() == Some("") {
+                return Err(err("rawHeartbeat.ping", "must not be empty"));
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,118 @@
+//! Events: what the app hears.
+
+use super::{DisconnectReason, Payload};
+use crate::config::TransportKind;
+use crate::protocol::{DecodeError, ErrorCode};
+use core::fmt;
+
+/// Something the app should hear about. Drain with [`super::Machine::poll_event`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    /// The connection is open and trusted; queued messages were already flushed.
+    Open {
+        /// The transport in use.
+        transport: TransportKind,
+    },
+    /// A message from the server.
+    Message(Payload),
+    /// The connection was lost (or never made); the next attempt is scheduled.
+    Reconnecting {
+        /// 1-based number of consecutive failures.
+        attempt: u32,
+        /// Delay before the next attempt.
+        delay_ms: u64,
+        /// What failed.
+        reason: DisconnectReason,
+    },
+    /// The client moved to another transport of the chain.
+    Transport {
+        /// The transport left.
+        from: TransportKind,
+        /// The transport tried next.
+        to: TransportKind,
+        /// Why.
+        reason: DisconnectReason,
+    },
+    /// A non-fatal problem: the connection goes on.
+    Error(ClientError),
+    /// Terminal: the client is closed for good. Exactly one per lifetime; nothing follows it.
+    Close {
+        /// Close code.
+        code: u16,
+        /// Close reason.
+        reason: String,
+        /// Whether the close was requested (by the app or a final server close) rather than a
+        /// failure.
+        was_clean: bool,
+    },
+}
+
+/// A non-fatal problem reported through an `error` event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClientError {
+    /// An inbound frame could not be decoded; it was dropped.
+    BadFrame(DecodeError),
+    /// A text message arrived where protocol frames are binary; it was dropped.
+    UnexpectedText,
+    /// A frame arrived that makes no sense now (e.g. a second WELCOME); it was dropped.
+    UnexpectedFrame(&'static str),
+    /// Data arrived with a sequence number ahead of the next expected one.
+    SequenceGap {
+        /// The seq expected.
+        expected: u64,
+        /// The seq received.
+        got: u64,
+    },
+    /// The server reported an error.
+    Server {
+        /// Its code.
+        code: ErrorCode,
+        /// Its message.
+        message: String,
+    },
+    /// `send` refused a message because the queue is full (reject policy).
+    QueueFull,
+    /// `send` queued a message by dropping this many older ones (drop-oldest policy).
+    QueueOverflow {
+        /// How many were dropped.
+        dropped: usize,
+    },
+    /// `send` refused a message larger than `maxMessageBytes`.
+    MessageTooBig {
+        /// Its size.
+        size: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// The client closed with messages still queued; they were never sent.
+    QueueDiscarded {
+        /// How many.
+        count: usize,
+    },
+}
+
+impl fmt::Display for ClientError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ClientError::BadFrame(e) => write!(f, "bad frame dropped: {e}"),
+            ClientError::UnexpectedText => f.write_str("text message in protocol mode dropped"),
+            ClientError::UnexpectedFrame(k) => write!(f, "unexpected {k} frame dropped"),
+            ClientError::SequenceGap { expected, got } => {
+                write!(f, "sequence gap: expected {expected}, got {got}")
+            }
+            ClientError::Server { code, message } => {
+                write!(f, "server error {}: {message}", code.to_u64())
+            }
+            ClientError::QueueFull => f.write_str("send queue full; message rejected"),
+            ClientError::QueueOverflow { dropped } => {
+                write!(f, "send queue full; dropped {dropped} oldest message(s)")
+            }
+            ClientError::MessageTooBig { size, limit } => {
+                write!(f, "message of {size} bytes exceeds maxMessageBytes {limit}")
+            }
+            ClientError::QueueDiscarded { count } => {
+                write!(f, "closed with {count} queued message(s) unsent")
+            }
+        }
+    }
+}

@@ -1,0 +1,1112 @@
+//! The connection brain: a pure, sans-IO state machine that makes every decision.
+//!
+//! [`Machine`] never performs I/O and never reads a clock. The caller (the browser glue in
+//! `web/`, or a test on a simulated clock) drives it:
+//!
+//! ```text
+//!   app / transport / page ──Input──▶ handle_input(now, input)
+//!   timer fired (maybe late) ────────▶ handle_timeout(now)
+//!   app calls send ─────────────────▶ send(now, payload) → SendOutcome
+//!                                     poll_action() ──▶ Connect / Send / Disconnect (do them)
+//!                                     poll_event()  ──▶ Open / Message / … / Close (tell the app)
+//!                                     poll_timeout() ─▶ arm one timer for this instant
+//! ```
+//!
+//! After every call, drain `poll_action` and `poll_event` completely, then re-arm the single timer
+//! to `poll_timeout()`. Deadlines are compared with `now` on every call, so a timer that fires late
+//! (a throttled background tab) still detects a dead link at once, and `handle_timeout` may be
+//! called spuriously.
+//!
+//! ```
+//! use holdfast::core::{Machine, Input, Action, Instant};
+//! use holdfast::config::Config;
+//!
+//! let mut m = Machine::new(Config::default(), 42).unwrap();
+//! m.handle_input(Instant::from_millis(0), Input::Connect);
+//! assert!(matches!(m.poll_action(), Some(Action::Connect { .. })));
+//! ```
+
+mod action;
+mod backoff;
+mod event;
+mod heartbeat;
+mod input;
+mod queue;
+mod session;
+mod state;
+mod time;
+mod timers;
+
+pub use action::Action;
+pub use backoff::{ceiling_ms, full_jitter, Jitter, RetryContext, RetryPolicy, XorShift};
+pub use event::{ClientError, Event};
+pub use input::{Input, TransportError};
+pub use state::{DisconnectReason, Phase, State, StateKind};
+pub use time::Instant;
+pub use timers::Timer;
+
+use crate::config::{Config, ConfigError, Protocol, TransportKind, MAX_TIMER_MS};
+use crate::protocol::{self, CloseFrame, Decoded, ErrorCode, ErrorFrame, Frame, Hello, Limits};
+use heartbeat::Heartbeat;
+use queue::{Offer, SendQueue};
+use session::{Inbound, Session};
+use std::collections::VecDeque;
+use std::fmt;
+use timers::TimerTable;
+
+/// Identifies one physical connection attempt. Inputs carrying an older id are ignored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ConnId(pub u64);
+
+/// A message: text or binary.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Payload {
+    /// A string message.
+    Text(String),
+    /// A binary message.
+    Binary(Vec<u8>),
+}
+
+impl Payload {
+    /// Size in bytes (UTF-8 length for text).
+    pub fn len(&self) -> usize {
+        match self {
+            Payload::Text(s) => s.len(),
+            Payload::Binary(b) => b.len(),
+        }
+    }
+
+    /// Whether the message is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// What happened to a message given to [`Machine::send`]. Every send gets one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SendOutcome {
+    /// Handed to the open transport.
+    Sent,
+    /// Held in the queue; it will be flushed, in order, before the next `Open` event.
+    Queued,
+    /// Not accepted; an `error` event says why (except after close).
+    Rejected(RejectReason),
+}
+
+/// Why a send was rejected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RejectReason {
+    /// The client is closed.
+    Closed,
+    /// The queue is full (reject policy), or the message is larger than the queue's byte budget.
+    QueueFull,
+    /// The message exceeds `maxMessageBytes`.
+    TooBig,
+}
+
+impl SendOutcome {
+    /// `"sent" | "queued" | "rejected"`, as the JS API returns it.
+    pub fn name(self) -> &'static str {
+        match self {
+            SendOutcome::Sent => "sent",
+            SendOutcome::Queued => "queued",
+            SendOutcome::Rejected(_) => "rejected",
+        }
+    }
+}
+
+/// Counters for `stats()`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Smoothed heartbeat round-trip time.
+    pub rtt_ms: Option<u64>,
+    /// Successful opens after the first.
+    pub reconnects: u64,
+    /// The transport of the current attempt or connection.
+    pub transport: Option<TransportKind>,
+    /// App messages sent / received.
+    pub messages_sent: u64,
+    /// App messages received.
+    pub messages_received: u64,
+    /// App payload bytes sent.
+    pub bytes_sent: u64,
+    /// App payload bytes received.
+    pub bytes_received: u64,
+    /// Messages waiting in the queue.
+    pub queued: usize,
+    /// Bytes waiting in the queue.
+    pub queued_bytes: usize,
+    /// Consecutive failed attempts so far.
+    pub attempt: u32,
+}
+
+/// Delay before a receiver acknowledges data (PROTOCOL.md §5).
+const ACK_DELAY_MS: u64 = 200;
+/// Unacknowledged data frames that trigger an immediate ACK.
+const ACK_EVERY: u32 = 32;
+/// Close code the client reports when it gives up reconnecting.
+pub const CLOSE_GAVE_UP: u16 = 1006;
+/// Close code the client reports for a protocol version mismatch.
+pub const CLOSE_PROTOCOL: u16 = 1002;
+/// Close code the client reports after repeated 401/403 answers.
+pub const CLOSE_POLICY: u16 = 1008;
+/// Server close codes in this range are final: the client does not reconnect.
+pub const FINAL_CLOSE_CODES: core::ops::RangeInclusive<u16> = 4000..=4499;
+/// The "try again later" close code.
+pub const CLOSE_TRY_LATER: u16 = 1013;
+
+/// A server's hint about when to retry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Hint {
+    /// Wait at least this long (`Retry-After`, ERROR `retry_after_ms`).
+    After(u64),
+    /// "Try later" without a number (close 1013): wait in the upper half of the cap.
+    Later,
+}
+
+/// The client state machine. See the module docs for how to drive it.
+pub struct Machine {
+    config: Config,
+    state: State,
+    timers: TimerTable,
+    queue: SendQueue,
+    heartbeat: Heartbeat,
+    session: Session,
+    limits: Limits,
+    jitter: Box<dyn Jitter>,
+    retry_policy: Option<Box<dyn RetryPolicy>>,
+    next_conn: u64,
+    /// Last instant any entry point was called; detects gaps in which we could not run.
+    last_call: Option<Instant>,
+    /// The page is hidden: timers may be throttled, network callbacks are not.
+    hidden: bool,
+    /// The browser says it is offline: attempts wait for `Online`.
+    offline: bool,
+    /// Consecutive 401/403 answers; the second one is final.
+    auth_failures: u32,
+    pending_hint: Option<Hint>,
+    disconnected_since: Option<Instant>,
+    ever_opened: bool,
+    stats: Stats,
+    actions: VecDeque<Action>,
+    events: VecDeque<Event>,
+}
+
+impl fmt::Debug for Machine {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Machine")
+            .field("state", &self.state)
+            .field("timers", &self.timers)
+            .field("queued", &self.queue.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Machine {
+    /// Builds a machine in [`State::Idle`] after validating `config`. `seed` seeds the default
+    /// jitter source; give every client a different one (the glue uses `Math.random()`), or
+    /// reconnect storms stay synchronised.
+    pub fn new(config: Config, seed: u64) -> Result<Self, ConfigError> {
+        config.validate()?;
+        let queue = SendQueue::new(
+            config.queue_max_messages,
+            config.queue_max_bytes,
+            config.overflow,
+        );
+        let limits = Limits {
+            max_message_bytes: config.max_message_bytes,
+        };
+        Ok(Machine {
+            config,
+            state: State::Idle,
+            timers: TimerTable::default(),
+            queue,
+            heartbeat: Heartbeat::default(),
+            session: Session::default(),
+            limits,
+            jitter: Box::new(XorShift::new(seed)),
+            retry_policy: None,
+            next_conn: 0,
+            last_call: None,
+            hidden: false,
+            offline: false,
+            auth_failures: 0,
+            pending_hint: None,
+            disconnected_since: None,
+            ever_opened: false,
+            stats: Stats::default(),
+            actions: VecDeque::new(),
+            events: VecDeque::new(),
+        })
+    }
+
+    /// Replaces the jitter source (tests inject fixed samples). Call before `Connect`.
+    pub fn with_jitter(mut self, jitter: impl Jitter + 'static) -> Self {
+        self.jitter = Box::new(jitter);
+        self
+    }
+
+    /// Installs a custom retry schedule. Call before `Connect`.
+    pub fn with_retry_policy(mut self, policy: impl RetryPolicy + 'static) -> Self {
+        self.retry_policy = Some(Box::new(policy));
+        self
+    }
+
+    // ----- entry points ---------------------------------------------------------------------
+
+    /// Feeds one input that happened at `now`. Call whenever the app, a transport or the page
+    /// reports something; then drain actions and events and re-arm the timer. Expired deadlines
+    /// are judged first, against `now`.
+    pub fn handle_input(&mut self, now: Instant, input: Input) {
+        if self.is_closed() {
+            return;
+        }
+        let now = self.observe(now, matches!(input, Input::Resumed));
+        self.run_timers(now);
+        if !self.is_closed() {
+            self.apply(now, input);
+        }
+        self.settle(now);
+    }
+
+    /// Call when the timer armed to [`Machine::poll_timeout`] fires — late or early, even
+    /// spuriously: every deadline is compared with `now`.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        if self.is_closed() {
+            return;
+        }
+        let now = self.observe(now, false);
+        self.run_timers(now);
+        self.settle(now);
+    }
+
+    /// Sends `payload` if open, queues it if not, or rejects it; the outcome says which. Deadlines
+    /// are checked first, so a send never goes out on a link already known dead.
+    pub fn send(&mut self, now: Instant, payload: Payload) -> SendOutcome {
+        if self.is_closed() {
+            return SendOutcome::Rejected(RejectReason::Closed);
+        }
+        let now = self.observe(now, false);
+        self.run_timers(now);
+        let outcome = self.send_now(now, payload);
+        self.settle(now);
+        outcome
+    }
+
+    /// The next action for the glue, in order. Drain completely after every call.
+    pub fn poll_action(&mut self) -> Option<Action> {
+        self.actions.pop_front()
+    }
+
+    /// The next event for the app, in order. Drain completely after every call.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// When [`Machine::handle_timeout`] must be called next; `None` when nothing is pending.
+    /// Always later than the `now` of the last call.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        if self.is_closed() {
+            return None;
+        }
+        self.timers.next()
+    }
+
+    /// The exact state.
+    pub fn state(&self) -> &State {
+        &self.state
+    }
+
+    /// The coarse state the app sees.
+    pub fn state_kind(&self) -> StateKind {
+        match &self.state {
+            State::Idle => StateKind::Connecting,
+            State::Connecting { attempt, .. } if *attempt == 0 && !self.ever_opened => {
+                StateKind::Connecting
+            }
+            State::Connecting { .. } | State::Backoff { .. } | State::Paused { .. } => {
+                StateKind::Reconnecting
+            }
+            State::Open { .. } => StateKind::Open,
+            State::Closed => StateKind::Closed,
+        }
+    }
+
+    /// The transport of the current attempt or connection.
+    pub fn transport(&self) -> Option<TransportKind> {
+        match &self.state {
+            State::Connecting { transport, .. } | State::Open { transport, .. } => {
+                self.config.transports.get(*transport).copied()
+            }
+            State::Idle | State::Backoff { .. } | State::Paused { .. } | State::Closed => None,
+        }
+    }
+
+    /// Bytes accepted by `send` and not yet handed to a transport.
+    pub fn buffered_amount(&self) -> usize {
+        self.queue.bytes()
+    }
+
+    /// Counters.
+    pub fn stats(&self) -> Stats {
+        Stats {
+            rtt_ms: self.heartbeat.srtt_ms,
+            transport: self.transport(),
+            queued: self.queue.len(),
+            queued_bytes: self.queue.bytes(),
+            attempt: self.attempt(),
+            ..self.stats.clone()
+        }
+    }
+
+    /// The current session id (protocol mode, after the first WELCOME).
+    pub fn session_id(&self) -> Option<&str> {
+        self.session.id.as_deref()
+    }
+
+    /// The configuration in use.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    // ----- time and deadlines ---------------------------------------------------------------
+
+    fn is_closed(&self) -> bool {
+        matches!(self.state, State::Closed)
+    }
+
+    fn attempt(&self) -> u32 {
+        match &self.state {
+            State::Connecting { attempt, .. }
+            | State::Open { attempt, .. }
+            | State::Backoff { attempt, .. }
+            | State::Paused { attempt, .. } => *attempt,
+            State::Idle | State::Closed => 0,
+        }
+    }
+
+    /// Records the call time (never going backwards) and handles a gap in which we did not run.
+    ///
+    /// If no call at all happened for longer than the heartbeat timeout while the page was not
+    /// known to be hidden (a frozen page, a sleeping laptop), or the page says it resumed, missing
+    /// inbound data proves nothing: probe instead of declaring the link dead. A hidden page's
+    /// timers are throttled but its network callbacks still run, so there a late timer that finds
+    /// the deadline expired is a real dead link and is judged at once.
+    fn observe(&mut self, now: Instant, resumed: bool) -> Instant {
+        let now = self.last_call.map_or(now, |last| now.max(last));
+        let gap = self.last_call.map_or(0, |last| now.since(last));
+        self.last_call = Some(now);
+        let froze = resumed || (gap > self.heartbeat.timeout_ms && !self.hidden);
+        if let (true, State::Open { conn, .. }) = (froze, &self.state) {
+            let conn = *conn;
+            let expired = self.timers.get(Timer::Liveness).is_some_and(|d| d <= now);
+            let stale = now.since(self.heartbeat.last_heard) >= self.heartbeat.interval_ms;
+            if self.liveness_enabled() && (expired || stale) {
+                self.probe(now, conn);
+            }
+        }
+        now
+    }
+
+    fn run_timers(&mut self, now: Instant) {
+        while let Some(timer) = self.timers.take_expired(now) {
+            self.on_timer(now, timer);
+            if self.is_closed() {
+                return;
+            }
+        }
+    }
+
+    fn on_timer(&mut self, now: Instant, timer: Timer) {
+        match (timer, &self.state) {
+            (Timer::Connect, State::Connecting { .. }) => {
+                self.lost(now, DisconnectReason::ConnectTimeout);
+            }
+            (Timer::Liveness, State::Open { .. }) => self.lost(now, DisconnectReason::DeadLink),
+            // Re-judged here: something may have been sent since the timer was armed.
+            (Timer::Ping, State::Open { conn, .. }) if self.heartbeat.ping_due() <= now => {
+                let conn = *conn;
+                self.send_ping(now, conn);
+            }
+            (Timer::Ack, State::Open { conn, .. }) => {
+                let conn = *conn;
+                self.send_ack(now, conn);
+            }
+            (Timer::MinUptime, State::Open { attempt, .. }) if *attempt > 0 => {
+                if let State::Open { attempt, .. } = &mut self.state {
+                    *attempt = 0;
+                }
+            }
+            (Timer::Backoff, State::Backoff { transport, attempt }) => {
+                let (transport, attempt) = (*transport, *attempt);
+                self.start_attempt(now, transport, attempt);
+            }
+            // A timer left over from a state that no longer exists: nothing to do.
+            (
+                Timer::Connect
+                | Timer::Liveness
+                | Timer::Ping
+                | Timer::Ack
+                | Timer::MinUptime
+                | Timer::Backoff,
+                _,
+            ) => {}
+        }
+    }
+
+    /// Re-arms the ping timer after every call: a ping is due an interval after the quieter
+    /// direction went quiet. If it is already due, it is sent now, so no timer is ever armed for
+    /// the past.
+    fn settle(&mut self, now: Instant) {
+        let State::Open { conn, .. } = self.state else {
+            self.timers.stop(Timer::Ping);
+            return;
+        };
+        if !self.ping_enabled() {
+            return;
+        }
+        if self.heartbeat.ping_due() <= now {
+            self.send_ping(now, conn);
+        }
+        self.timers.set(Timer::Ping, self.heartbeat.ping_due());
+    }
+
+    fn liveness_enabled(&self) -> bool {
+        match &self.config.protocol {
+            Protocol::Holdfast => true,
+            Protocol::Raw(hb) => hb.is_some(),
+        }
+    }
+
+    fn ping_enabled(&self) -> bool {
+        match &self.config.protocol {
+            Protocol::Holdfast => true,
+            Protocol::Raw(hb) => hb.as_ref().is_some_and(|hb| hb.ping.is_some()),
+        }
+    }
+
+    // ----- inputs ---------------------------------------------------------------------------
+
+    fn apply(&mut self, now: Instant, input: Input) {
+        match input {
+            Input::Connect => {
+                if let State::Idle = self.state {
+                    self.disconnected_since = Some(now);
+                    self.start_attempt(now, 0, 0);
+                }
+            }
+            Input::Close { code, reason } => {
+                if let State::Open { conn, .. } = self.state {
+                    if self.config.protocol == Protocol::Holdfast {
+                        let frame = Frame::Close(CloseFrame {
+                            code,
+                            reason: reason.clone(),
+                        });
+                        self.send_frame(now, conn, &frame);
+                    }
+                }
+                self.terminate(code, reason, true);
+            }
+            Input::Opened { conn } => self.on_opened(now, conn),
+            Input::Received { conn, payload } => {
+                if self.state.conn() == Some(conn) {
+                    self.on_received(now, conn, payload);
+                }
+            }
+            Input::Closed { conn, code, reason } => {
+                if self.state.conn() != Some(conn) {
+                    return;
+                }
+                let holdfast = self.config.protocol == Protocol::Holdfast;
+                if holdfast && FINAL_CLOSE_CODES.contains(&code) {
+                    self.terminate(code, reason, true);
+                    return;
+                }
+                if code == CLOSE_TRY_LATER {
+                    self.pending_hint.get_or_insert(Hint::Later);
+                }
+                self.lost(now, DisconnectReason::Closed { code, reason });
+            }
+            Input::Failed { conn, error } => {
+                if self.state.conn() != Some(conn) {
+                    return;
+                }
+                if let TransportError::Http {
+                    retry_after_ms: Some(ms),
+                    ..
+                } = error
+                {
+                    self.pending_hint = Some(Hint::After(ms));
+                }
+                self.lost(now, DisconnectReason::Failed(error));
+            }
+            Input::Online => {
+                self.offline = false;
+                match self.state {
+                    State::Backoff { transport, attempt } | State::Paused { transport, attempt } => {
+                        self.timers.stop(Timer::Backoff);
+                        self.start_attempt(now, transport, attempt);
+                    }
+                    // The network changed under an open link: it may be dead, make sure.
+                    State::Open { conn, .. } => self.probe_if_enabled(now, conn),
+                    State::Idle | State::Connecting { .. } | State::Closed => {}
+                }
+            }
+            Input::Offline => {
+                self.offline = true;
+                match self.state {
+                    State::Backoff { transport, attempt } => {
+                        self.timers.stop(Timer::Backoff);
+                        self.state = State::Paused { transport, attempt };
+                    }
+                    State::Open { conn, .. } => self.probe_if_enabled(now, conn),
+                    State::Idle
+                    | State::Connecting { .. }
+                    | State::Paused { .. }
+                    | State::Closed => {}
+                }
+            }
+            Input::Visible => {
+                self.hidden = false;
+                if let State::Open { conn, .. } = self.state {
+                    if now.since(self.heartbeat.last_heard) >= self.heartbeat.interval_ms {
+                        self.probe_if_enabled(now, conn);
+                    }
+                }
+            }
+            Input::Hidden => self.hidden = true,
+            // Handled in `observe`: a resume is a gap in which nothing ran.
+            Input::Resumed => {}
+        }
+    }
+
+    fn on_opened(&mut self, now: Instant, conn: ConnId) {
+        let State::Connecting {
+            conn: current,
+            phase: Phase::Transport,
+            ..
+        } = self.state
+        else {
+            return;
+        };
+        if current != conn {
+            return;
+        }
+        match self.config.protocol {
+            Protocol::Holdfast => {
+                if let State::Connecting { phase, .. } = &mut self.state {
+                    *phase = Phase::Handshake;
+                }
+                let hello = Frame::Hello(Hello {
+                    min_version: protocol::VERSION,
+                    max_version: protocol::VERSION,
+                    // Resume is specified but not implemented yet: always a new session.
+                    session: None,
+                    last_seq: 0,
+                });
+                self.send_frame(now, conn, &hello);
+            }
+            // Raw servers have no handshake to prove the round trip: open at once.
+            Protocol::Raw(_) => self.become_open(now, None),
+        }
+    }
+
+    fn on_received(&mut self, now: Instant, conn: ConnId, payload: Payload) {
+        // Any inbound byte is proof of life.
+        self.heartbeat.last_heard = now;
+        self.heartbeat.last_heard_or_pinged = now;
+        if let (State::Open { .. }, true) = (&self.state, self.liveness_enabled()) {
+            self.timers
+                .set(Timer::Liveness, now.plus(self.heartbeat.timeout_ms));
+        }
+        match &self.config.protocol {
+            Protocol::Raw(hb) => {
+                let is_pong = match (hb, &payload) {
+                    (Some(hb), Payload::Text(t)) => hb.pong.as_deref() == Some(t.as_str()),
+                    _ => false,
+                };
+                if is_pong {
+                    if let Some((id, _)) = self.heartbeat.outstanding {
+                        self.heartbeat.on_pong(id, now);
+                    }
+                } else {
+                    self.deliver(payload);
+                }
+            }
+            Protocol::Holdfast => {
+                let bytes = match payload {
+                    Payload::Binary(b) => b,
+                    Payload::Text(_) => {
+                        self.emit(Event::Error(ClientError::UnexpectedText));
+                        return;
+                    }
+                };
+                match protocol::decode(&bytes, &self.limits) {
+                    Err(e) => self.emit(Event::Error(ClientError::BadFrame(e))),
+                    // Forward compatibility: unknown frame types are ignored (they were liveness).
+                    Ok(Decoded::Unknown(_)) => {}
+                    Ok(Decoded::Frame(frame)) => self.on_frame(now, conn, frame),
+                }
+            }
+        }
+    }
+
+    fn on_frame(&mut self, now: Instant, conn: ConnId, frame: Frame) {
+        let open = matches!(self.state, State::Open { .. });
+        match frame {
+            Frame::Welcome(w) if !open => {
+                if w.version != protocol::VERSION {
+                    self.lost(
+                        now,
+                        DisconnectReason::ServerError(format!(
+                            "server chose unsupported version {}",
+                            w.version
+                        )),
+                    );
+                    return;
+                }
+                self.session.start(w.session.clone());
+                self.become_open(now, Some(&w));
+            }
+            Frame::Ping { id } => self.send_frame(now, conn, &Frame::Pong { id }),
+            Frame::Close(c) => self.on_server_close(now, c),
+            Frame::Error(e) => self.on_server_error(now, e),
+            Frame::Text { seq, text } if open => self.on_data(now, conn, seq, Payload::Text(text)),
+            Frame::Binary { seq, data } if open => {
+                self.on_data(now, conn, seq, Payload::Binary(data))
+            }
+            Frame::Pong { id } => self.heartbeat.on_pong(id, now),
+            // Retransmission on resume is not implemented yet, so acks free nothing today.
+            Frame::Ack { .. } => {}
+            Frame::Welcome(_) => self.emit(Event::Error(ClientError::UnexpectedFrame("WELCOME"))),
+            Frame::Hello(_) => self.emit(Event::Error(ClientError::UnexpectedFrame("HELLO"))),
+            // Data before WELCOME: the server broke the handshake rule; ignore it (PROTOCOL.md §4).
+            Frame::Text { .. } | Frame::Binary { .. } => {
+                self.emit(Event::Error(ClientError::UnexpectedFrame("data before WELCOME")))
+            }
+        }
+    }
+
+    fn on_data(&mut self, now: Instant, conn: ConnId, seq: u64, payload: Payload) {
+        match self.session.accept(seq) {
+            Inbound::Duplicate => return,
+            Inbound::Gap { expected } => self.emit(Event::Error(ClientError::SequenceGap {
+                expected,
+                got: seq,
+            })),
+            Inbound::InOrder => {}
+        }
+        self.deliver(payload);
+        if self.session.unacked_in >= ACK_EVERY {
+            self.send_ack(now, conn);
+        } else if self.timers.get(Timer::Ack).is_none() {
+            self.timers.set(Timer::Ack, now.plus(ACK_DELAY_MS));
+        }
+    }
+
+    fn deliver(&mut self, payload: Payload) {
+        self.stats.messages_received += 1;
+        self.stats.bytes_received += payload.len() as u64;
+        self.emit(Event::Message(payload));
+    }
+
+    fn on_server_close(&mut self, now: Instant, c: CloseFrame) {
+        if FINAL_CLOSE_CODES.contains(&c.code) {
+            self.terminate(c.code, c.reason, true);
+            return;
+        }
+        if c.code == CLOSE_TRY_LATER {
+            self.pending_hint.get_or_insert(Hint::Later);
+        }
+        self.lost(
+            now,
+            DisconnectReason::ServerClose {
+                code: c.code,
+                reason: c.reason,
+            },
+        );
+    }
+
+    fn on_server_error(&mut self, now: Instant, e: ErrorFrame) {
+        self.emit(Event::Error(ClientError::Server {
+            code: e.code,
+            message: e.message.clone(),
+        }));
+        match e.code {
+            ErrorCode::VersionUnsupported => {
+                let reason = format!("protocol version unsupported: {}", e.message);
+                self.terminate(CLOSE_PROTOCOL, reason, false);
+            }
+            ErrorCode::TryLater => {
+                self.pending_hint = Some(match e.retry_after_ms {
+                    0 => Hint::Later,
+                    ms => Hint::After(ms),
+                });
+                self.lost(now, DisconnectReason::ServerError(e.message));
+            }
+            ErrorCode::Forbidden => {
+                let error = TransportError::Http {
+                    status: 403,
+                    retry_after_ms: None,
+                };
+                self.lost(now, DisconnectReason::Failed(error));
+            }
+            // Reported; the connection goes on (the server closes it if it must).
+            ErrorCode::BadFrame
+            | ErrorCode::MessageTooBig
+            | ErrorCode::SessionUnknown
+            | ErrorCode::Other(_) => {}
+        }
+    }
+
+    // ----- transitions ----------------------------------------------------------------------
+
+    fn start_attempt(&mut self, now: Instant, transport: usize, attempt: u32) {
+        self.next_conn += 1;
+        let conn = ConnId(self.next_conn);
+        let kind = self.transport_at(transport);
+        self.state = State::Connecting {
+            conn,
+            transport,
+            attempt,
+            phase: Phase::Transport,
+        };
+        self.timers.stop(Timer::Backoff);
+        self.timers
+            .set(Timer::Connect, now.plus(self.config.connect_timeout_ms));
+        self.actions.push_back(Action::Connect {
+            conn,
+            transport: kind,
+        });
+    }
+
+    fn transport_at(&self, index: usize) -> TransportKind {
+        // `Config::validate` guarantees a non-empty chain and indices come from it; the fallback
+        // only exists so a bug cannot panic.
+        self.config
+            .transports
+            .get(index)
+            .or(self.config.transports.first())
+            .copied()
+            .unwrap_or(TransportKind::WebSocket)
+    }
+
+    fn become_open(&mut self, now: Instant, welcome: Option<&protocol::Welcome>) {
+        let State::Connecting {
+            conn,
+            transport,
+            attempt,
+            ..
+        } = self.state
+        else {
+            return;
+        };
+        let mut interval = self.config.heartbeat_interval_ms;
+        if let Some(w) = welcome {
+            // Announced values are clamped (PROTOCOL.md §7): an announced 0 never becomes a 0 ms
+            // timer, a huge one never disables the heartbeat.
+            let idle = w.idle_timeout_ms.clamp(1_000, 600_000);
+            interval = interval.min(idle / 2);
+            let max = usize::try_from(w.max_message_bytes.clamp(1024, 16 * 1024 * 1024))
+                .unwrap_or(usize::MAX);
+            self.limits.max_message_bytes = self.config.max_message_bytes.min(max);
+        }
+        self.heartbeat = Heartbeat {
+            interval_ms: interval,
+            timeout_ms: self.config.heartbeat_timeout_ms,
+            last_sent: now,
+            last_heard: now,
+            last_heard_or_pinged: now,
+            srtt_ms: self.heartbeat.srtt_ms,
+            ..Heartbeat::default()
+        };
+        self.state = State::Open {
+            conn,
+            transport,
+            since: now,
+            attempt,
+        };
+        self.timers.stop(Timer::Connect);
+        if self.liveness_enabled() {
+            self.timers
+                .set(Timer::Liveness, now.plus(self.heartbeat.timeout_ms));
+        }
+        if attempt > 0 {
+            self.timers
+                .set(Timer::MinUptime, now.plus(self.config.min_uptime_ms.max(1)));
+        }
+        self.auth_failures = 0;
+        self.pending_hint = None;
+        self.disconnected_since = None;
+        if self.ever_opened {
+            self.stats.reconnects += 1;
+        }
+        self.ever_opened = true;
+        // Flush before the app hears `open`, so queued messages keep their order ahead of
+        // anything the app sends from its open handler.
+        while let Some(p) = self.queue.pop() {
+            self.send_data(now, conn, p);
+        }
+        let kind = self.transport_at(transport);
+        self.emit(Event::Open { transport: kind });
+    }
+
+    /// The current connection or attempt ended for `reason`. An attempt that was never trusted
+    /// hands over to the next transport; a trusted connection retries the same one with backoff.
+    fn lost(&mut self, now: Instant, reason: DisconnectReason) {
+        let (conn, transport, attempt, trusted) = match self.state {
+            State::Connecting {
+                conn,
+                transport,
+                attempt,
+                ..
+            } => (conn, transport, attempt, false),
+            State::Open {
+                conn,
+                transport,
+                attempt,
+                ..
+            } => (conn, transport, attempt, true),
+            State::Idle | State::Backoff { .. } | State::Paused { .. } | State::Closed => return,
+        };
+        self.disconnect(conn, 1000, &reason.to_string());
+        for t in [Timer::Connect, Timer::Liveness, Timer::Ping, Timer::Ack, Timer::MinUptime] {
+            self.timers.stop(t);
+        }
+        self.disconnected_since.get_or_insert(now);
+
+        if let DisconnectReason::Failed(TransportError::Http {
+            status: status @ (401 | 403),
+            ..
+        }) = reason
+        {
+            self.auth_failures += 1;
+            if self.auth_failures >= 2 {
+                let why = format!("unauthorized: HTTP {status} after a fresh URL");
+                self.terminate(CLOSE_POLICY, why, false);
+            } else {
+                // Once: the URL function runs again before this attempt (token refresh).
+                self.start_attempt(now, transport, attempt);
+            }
+            return;
+        }
+
+        if trusted {
+            self.schedule_retry(now, transport, attempt.saturating_add(1), reason);
+            return;
+        }
+        let next = transport + 1;
+        if next < self.config.transports.len() {
+            let (from, to) = (self.transport_at(transport), self.transport_at(next));
+            self.emit(Event::Transport { from, to, reason });
+            self.start_attempt(now, next, attempt);
+        } else {
+            // Every transport failed this round: back off, then start again from the top.
+            self.schedule_retry(now, 0, attempt.saturating_add(1), reason);
+        }
+    }
+
+    fn schedule_retry(
+        &mut self,
+        now: Instant,
+        transport: usize,
+        attempt: u32,
+        reason: DisconnectReason,
+    ) {
+        if let Some(max) = self.config.max_attempts {
+            if attempt > max {
+                let why = format!("gave up after {max} reconnect attempts: {reason}");
+                self.terminate(CLOSE_GAVE_UP, why, false);
+                return;
+            }
+        }
+        let cfg = &self.config;
+        let ceiling = ceiling_ms(
+            cfg.reconnect_delay_ms,
+            cfg.reconnect_max_delay_ms,
+            cfg.reconnect_factor,
+            attempt,
+        );
+        let default_delay = full_jitter(ceiling, self.jitter.sample());
+        let mut delay = match &mut self.retry_policy {
+            None => default_delay,
+            Some(policy) => {
+                let ctx = RetryContext {
+                    attempt,
+                    elapsed_ms: self.disconnected_since.map_or(0, |t| now.since(t)),
+                    reason: &reason,
+                    default_delay_ms: default_delay,
+                };
+                match policy.next_delay_ms(&ctx) {
+                    Some(ms) => ms.clamp(1, MAX_TIMER_MS),
+                    None => {
+                        let why = format!("retry policy stopped reconnecting: {reason}");
+                        self.terminate(CLOSE_GAVE_UP, why, false);
+                        return;
+                    }
+                }
+            }
+        };
+        // Server hints are a floor, clamped so a hostile or buggy hint cannot park us for days.
+        if let Some(hint) = self.pending_hint.take() {
+            let cap = self.config.max_retry_after_ms;
+            let floor = match hint {
+                Hint::After(ms) => ms.min(cap),
+                Hint::Later => {
+                    let top = self.config.reconnect_max_delay_ms.min(cap);
+                    top / 2 + full_jitter(top / 2, self.jitter.sample())
+                }
+            };
+            delay = delay.max(floor).clamp(1, MAX_TIMER_MS);
+        }
+        if self.offline {
+            self.state = State::Paused { transport, attempt };
+        } else {
+            self.state = State::Backoff { transport, attempt };
+            self.timers.set(Timer::Backoff, now.plus(delay));
+        }
+        self.emit(Event::Reconnecting {
+            attempt,
+            delay_ms: delay,
+            reason,
+        });
+    }
+
+    /// Closes for good: releases the connection, drops the timers and the queue (reporting what
+    /// was unsent), and emits the one terminal `Close`.
+    fn terminate(&mut self, code: u16, reason: String, was_clean: bool) {
+        if let Some(conn) = self.state.conn() {
+            self.disconnect(conn, code, &reason);
+        }
+        self.timers.clear();
+        let unsent = self.queue.clear();
+        if unsent > 0 {
+            self.emit(Event::Error(ClientError::QueueDiscarded { count: unsent }));
+        }
+        self.emit(Event::Close {
+            code,
+            reason,
+            was_clean,
+        });
+        self.state = State::Closed;
+    }
+
+    // ----- output ---------------------------------------------------------------------------
+
+    fn emit(&mut self, event: Event) {
+        // Structural guarantee: nothing follows the terminal `Close`.
+        if !self.is_closed() {
+            self.events.push_back(event);
+        }
+    }
+
+    fn disconnect(&mut self, conn: ConnId, code: u16, reason: &str) {
+        // Browsers throw on close codes other than 1000 and 3000–4999.
+        let code = if code == 1000 || (3000..=4999).contains(&code) {
+            code
+        } else {
+            1000
+        };
+        let mut reason = reason.to_owned();
+        if reason.len() > protocol::MAX_CLOSE_REASON_BYTES {
+            let mut end = protocol::MAX_CLOSE_REASON_BYTES;
+            while !reason.is_char_boundary(end) {
+                end -= 1;
+            }
+            reason.truncate(end);
+        }
+        self.actions
+            .push_back(Action::Disconnect { conn, code, reason });
+    }
+
+    fn send_now(&mut self, now: Instant, payload: Payload) -> SendOutcome {
+        let size = payload.len();
+        let limit = self.limits.max_message_bytes;
+        if size > limit {
+            self.emit(Event::Error(ClientError::MessageTooBig { size, limit }));
+            return SendOutcome::Rejected(RejectReason::TooBig);
+        }
+        if let State::Open { conn, .. } = self.state {
+            self.send_data(now, conn, payload);
+            return SendOutcome::Sent;
+        }
+        match self.queue.offer(payload) {
+            Offer::Queued { dropped: 0 } => SendOutcome::Queued,
+            Offer::Queued { dropped } => {
+                self.emit(Event::Error(ClientError::QueueOverflow { dropped }));
+                SendOutcome::Queued
+            }
+            Offer::Full => {
+                self.emit(Event::Error(ClientError::QueueFull));
+                SendOutcome::Rejected(RejectReason::QueueFull)
+            }
+        }
+    }
+
+    fn send_data(&mut self, now: Instant, conn: ConnId, payload: Payload) {
+        self.stats.messages_sent += 1;
+        self.stats.bytes_sent += payload.len() as u64;
+        match self.config.protocol {
+            Protocol::Raw(_) => self.push_send(now, conn, payload),
+            Protocol::Holdfast => {
+                let seq = self.session.next_out();
+                let frame = match payload {
+                    Payload::Text(text) => Frame::Text { seq, text },
+                    Payload::Binary(data) => Frame::Binary { seq, data },
+                };
+                self.send_frame(now, conn, &frame);
+            }
+        }
+    }
+
+    fn send_frame(&mut self, now: Instant, conn: ConnId, frame: &Frame) {
+        self.push_send(now, conn, Payload::Binary(protocol::encode(frame)));
+    }
+
+    fn push_send(&mut self, now: Instant, conn: ConnId, payload: Payload) {
+        self.heartbeat.last_sent = now;
+        self.actions.push_back(Action::Send { conn, payload });
+    }
+
+    fn send_ping(&mut self, now: Instant, conn: ConnId) {
+        let id = self.heartbeat.next_ping(now);
+        match &self.config.protocol {
+            Protocol::Holdfast => self.send_frame(now, conn, &Frame::Ping { id }),
+            Protocol::Raw(hb) => {
+                if let Some(text) = hb.as_ref().and_then(|hb| hb.ping.clone()) {
+                    self.push_send(now, conn, Payload::Text(text));
+                }
+            }
+        }
+    }
+
+    fn send_ack(&mut self, now: Instant, conn: ConnId) {
+        self.timers.stop(Timer::Ack);
+        if self.session.unacked_in == 0 {
+            return;
+        }
+        self.session.unacked_in = 0;
+        let seq = self.session.in_seq;
+        self.send_frame(now, conn, &Frame::Ack { seq });
+    }
+
+    /// Sends a ping now and gives the link `freeze_probe_ms` to show life (or keeps an earlier
+    /// unexpired deadline).
+    fn probe(&mut self, now: Instant, conn: ConnId) {
+        if self.ping_enabled() {
+            self.send_ping(now, conn);
+        }
+        let window = now.plus(self.config.freeze_probe_ms);
+        let deadline = match self.timers.get(Timer::Liveness) {
+            Some(d) if d > now && d < window => d,
+            _ => window,
+        };
+        self.timers.set(Timer::Liveness, deadline);
+    }
+
+    fn probe_if_enabled(&mut self, now: Instant, conn: ConnId) {
+        if self.liveness_enabled() {
+            self.probe(now, conn);
+        }
+    }
+}
