@@ -174,7 +174,10 @@ fn err(option: &'static str, message: impl Into<String>) -> ConfigError {
 
 fn ms_in(option: &'static str, v: u64, min: u64, max: u64) -> Result<(), ConfigError> {
     if v < min || v > max {
-        return Err(err(option, format!("must be between {min} and {max} ms, got {v}")));
+        return Err(err(
+            option,
+            format!("must be between {min} and {max} ms, got {v}"),
+        ));
     }
     Ok(())
 }
@@ -193,12 +196,26 @@ impl Config {
             }
         }
         if let Protocol::Raw(_) = self.protocol {
-            if self.transports.iter().any(|t| *t != TransportKind::WebSocket) {
+            if self
+                .transports
+                .iter()
+                .any(|t| *t != TransportKind::WebSocket)
+            {
                 return Err(err("transports", "raw mode supports only `websocket`"));
             }
         }
-        ms_in("heartbeatIntervalMs", self.heartbeat_interval_ms, 100, MAX_TIMER_MS)?;
-        ms_in("heartbeatTimeoutMs", self.heartbeat_timeout_ms, 200, MAX_TIMER_MS)?;
+        ms_in(
+            "heartbeatIntervalMs",
+            self.heartbeat_interval_ms,
+            100,
+            MAX_TIMER_MS,
+        )?;
+        ms_in(
+            "heartbeatTimeoutMs",
+            self.heartbeat_timeout_ms,
+            200,
+            MAX_TIMER_MS,
+        )?;
         if self.heartbeat_timeout_ms <= self.heartbeat_interval_ms {
             return Err(err(
                 "heartbeatTimeoutMs",
@@ -206,7 +223,12 @@ impl Config {
             ));
         }
         ms_in("freezeProbeMs", self.freeze_probe_ms, 100, MAX_TIMER_MS)?;
-        ms_in("connectTimeoutMs", self.connect_timeout_ms, 100, MAX_TIMER_MS)?;
+        ms_in(
+            "connectTimeoutMs",
+            self.connect_timeout_ms,
+            100,
+            MAX_TIMER_MS,
+        )?;
         ms_in("reconnectDelayMs", self.reconnect_delay_ms, 1, MAX_TIMER_MS)?;
         ms_in(
             "reconnectMaxDelayMs",

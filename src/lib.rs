@@ -11,6 +11,6 @@
 )]
 #![warn(missing_docs, missing_debug_implementations)]
 
-pub mod protocol;
 pub mod config;
 pub mod core;
+pub mod protocol;

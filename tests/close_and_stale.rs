@@ -10,7 +10,10 @@ use sim::{fast, opened, Sim};
 fn assert_one_close(s: &Sim, code: u16) {
     let closes = s.close_events();
     assert_eq!(closes.len(), 1, "{:?}", s.events);
-    assert!(matches!(closes[0], Event::Close { code: c, .. } if *c == code), "{closes:?}");
+    assert!(
+        matches!(closes[0], Event::Close { code: c, .. } if *c == code),
+        "{closes:?}"
+    );
     assert!(matches!(s.events.last(), Some(Event::Close { .. })));
     assert_eq!(s.m.state_kind(), StateKind::Closed);
     assert_eq!(s.m.state_kind().ready_state(), 3);
@@ -22,10 +25,17 @@ fn poke_everything(s: &mut Sim) {
     let c = s.last_conn();
     s.input(Input::Opened { conn: c });
     s.server(c, sim::welcome());
-    s.input(Input::Closed { conn: c, code: 1006, reason: String::new() });
+    s.input(Input::Closed {
+        conn: c,
+        code: 1006,
+        reason: String::new(),
+    });
     s.input(Input::Online);
     s.input(Input::Resumed);
-    s.input(Input::Close { code: 1000, reason: "again".into() });
+    s.input(Input::Close {
+        code: 1000,
+        reason: "again".into(),
+    });
     s.input(Input::Connect);
     s.advance(600_000);
 }
@@ -34,7 +44,10 @@ fn poke_everything(s: &mut Sim) {
 fn close_while_connecting() {
     let mut s = Sim::new(fast());
     s.input(Input::Connect);
-    s.input(Input::Close { code: 1000, reason: "bye".into() });
+    s.input(Input::Close {
+        code: 1000,
+        reason: "bye".into(),
+    });
     assert_one_close(&s, 1000);
     poke_everything(&mut s);
     assert_one_close(&s, 1000);
@@ -47,7 +60,10 @@ fn close_during_backoff() {
     s.input(Input::Connect);
     s.fail();
     assert!(matches!(s.m.state(), State::Backoff { .. }));
-    s.input(Input::Close { code: 4000, reason: "done".into() });
+    s.input(Input::Close {
+        code: 4000,
+        reason: "done".into(),
+    });
     assert_one_close(&s, 4000);
     poke_everything(&mut s);
     assert_eq!(s.connects(), 1, "attempted after close");
@@ -56,14 +72,21 @@ fn close_during_backoff() {
 #[test]
 fn close_while_open_sends_a_close_frame_then_disconnects() {
     let (mut s, c) = opened(fast());
-    s.input(Input::Close { code: 1000, reason: "bye".into() });
+    s.input(Input::Close {
+        code: 1000,
+        reason: "bye".into(),
+    });
     assert!(s.frames_sent(c).contains(&Frame::Close(CloseFrame {
         code: 1000,
         reason: "bye".into()
     })));
-    assert!(matches!(s.actions.last(), Some(Action::Disconnect { conn, code: 1000, .. }) if *conn == c));
+    assert!(
+        matches!(s.actions.last(), Some(Action::Disconnect { conn, code: 1000, .. }) if *conn == c)
+    );
     match s.close_events()[0] {
-        Event::Close { was_clean, reason, .. } => {
+        Event::Close {
+            was_clean, reason, ..
+        } => {
             assert!(*was_clean);
             assert_eq!(reason, "bye");
         }
@@ -75,15 +98,24 @@ fn close_while_open_sends_a_close_frame_then_disconnects() {
 #[test]
 fn close_twice_emits_one_close() {
     let (mut s, _) = opened(fast());
-    s.input(Input::Close { code: 1000, reason: "one".into() });
-    s.input(Input::Close { code: 1001, reason: "two".into() });
+    s.input(Input::Close {
+        code: 1000,
+        reason: "one".into(),
+    });
+    s.input(Input::Close {
+        code: 1001,
+        reason: "two".into(),
+    });
     assert_one_close(&s, 1000);
 }
 
 #[test]
 fn close_before_connect() {
     let mut s = Sim::new(fast());
-    s.input(Input::Close { code: 1000, reason: String::new() });
+    s.input(Input::Close {
+        code: 1000,
+        reason: String::new(),
+    });
     assert_one_close(&s, 1000);
     s.input(Input::Connect);
     assert_eq!(s.connects(), 0);
@@ -92,7 +124,13 @@ fn close_before_connect() {
 #[test]
 fn final_server_close_code_stops_reconnecting() {
     let (mut s, c) = opened(fast());
-    s.server(c, Frame::Close(CloseFrame { code: 4001, reason: "banned".into() }));
+    s.server(
+        c,
+        Frame::Close(CloseFrame {
+            code: 4001,
+            reason: "banned".into(),
+        }),
+    );
     assert_one_close(&s, 4001);
     s.advance(600_000);
     assert_eq!(s.connects(), 1);
@@ -101,14 +139,24 @@ fn final_server_close_code_stops_reconnecting() {
 #[test]
 fn final_code_on_the_transport_close_also_stops() {
     let (mut s, c) = opened(fast());
-    s.input(Input::Closed { conn: c, code: 4403, reason: "nope".into() });
+    s.input(Input::Closed {
+        conn: c,
+        code: 4403,
+        reason: "nope".into(),
+    });
     assert_one_close(&s, 4403);
 }
 
 #[test]
 fn non_final_server_close_reconnects() {
     let (mut s, c) = opened(fast());
-    s.server(c, Frame::Close(CloseFrame { code: 4500, reason: "move".into() }));
+    s.server(
+        c,
+        Frame::Close(CloseFrame {
+            code: 4500,
+            reason: "move".into(),
+        }),
+    );
     assert!(s.close_events().is_empty());
     assert!(matches!(s.m.state(), State::Backoff { .. }));
 }
@@ -138,13 +186,22 @@ fn version_mismatch_is_terminal_with_a_clear_reason() {
 fn unauthorized_twice_is_terminal_after_one_immediate_retry() {
     let mut s = Sim::new(fast());
     s.input(Input::Connect);
-    let http = |status| TransportError::Http { status, retry_after_ms: None };
+    let http = |status| TransportError::Http {
+        status,
+        retry_after_ms: None,
+    };
     let c = s.last_conn();
-    s.input(Input::Failed { conn: c, error: http(401) });
+    s.input(Input::Failed {
+        conn: c,
+        error: http(401),
+    });
     assert_eq!(s.connects(), 2, "no immediate retry with a fresh URL");
     assert!(s.reconnecting_delays().is_empty());
     let c = s.last_conn();
-    s.input(Input::Failed { conn: c, error: http(403) });
+    s.input(Input::Failed {
+        conn: c,
+        error: http(403),
+    });
     assert_one_close(&s, 1008);
 }
 
@@ -164,8 +221,15 @@ fn inputs_from_stale_connections_are_ignored() {
     });
     assert!(matches!(s.m.state(), State::Connecting { conn, .. } if *conn == new));
     assert_eq!(s.opens(), 0);
-    s.input(Input::Closed { conn: old, code: 1006, reason: String::new() });
-    s.input(Input::Failed { conn: old, error: TransportError::Network("late".into()) });
+    s.input(Input::Closed {
+        conn: old,
+        code: 1006,
+        reason: String::new(),
+    });
+    s.input(Input::Failed {
+        conn: old,
+        error: TransportError::Network("late".into()),
+    });
     assert!(matches!(s.m.state(), State::Connecting { conn, .. } if *conn == new));
     assert_eq!(s.connects(), 2);
     s.open();
@@ -176,17 +240,39 @@ fn inputs_from_stale_connections_are_ignored() {
             text: "ghost".into(),
         })),
     });
-    assert!(s.messages().is_empty(), "message from a stale connection delivered");
+    assert!(
+        s.messages().is_empty(),
+        "message from a stale connection delivered"
+    );
 }
 
 #[test]
 fn bad_frames_are_reported_and_the_connection_goes_on() {
     let (mut s, c) = opened(fast());
-    s.input(Input::Received { conn: c, payload: Payload::Binary(vec![0x03]) });
-    s.input(Input::Received { conn: c, payload: Payload::Text("not a frame".into()) });
-    s.input(Input::Received { conn: c, payload: Payload::Binary(vec![]) });
-    s.server(c, Frame::Text { seq: 1, text: "good".into() });
-    let errors = s.events.iter().filter(|e| matches!(e, Event::Error(_))).count();
+    s.input(Input::Received {
+        conn: c,
+        payload: Payload::Binary(vec![0x03]),
+    });
+    s.input(Input::Received {
+        conn: c,
+        payload: Payload::Text("not a frame".into()),
+    });
+    s.input(Input::Received {
+        conn: c,
+        payload: Payload::Binary(vec![]),
+    });
+    s.server(
+        c,
+        Frame::Text {
+            seq: 1,
+            text: "good".into(),
+        },
+    );
+    let errors = s
+        .events
+        .iter()
+        .filter(|e| matches!(e, Event::Error(_)))
+        .count();
     assert_eq!(errors, 3);
     assert_eq!(s.messages(), vec![Payload::Text("good".into())]);
     assert!(matches!(s.m.state(), State::Open { .. }));

@@ -18,30 +18,98 @@ fn defaults_are_valid_and_detect_a_dead_link_within_ten_seconds() {
 #[test]
 fn each_bad_option_is_named() {
     let d = Config::default;
-    assert_eq!(invalid(Config { transports: vec![], ..d() }), "transports");
-    assert_eq!(
-        invalid(Config { transports: vec![TransportKind::Sse, TransportKind::Sse], ..d() }),
-        "transports"
-    );
-    assert_eq!(invalid(Config { heartbeat_interval_ms: 0, ..d() }), "heartbeatIntervalMs");
-    assert_eq!(
-        invalid(Config { heartbeat_interval_ms: 9_000, heartbeat_timeout_ms: 9_000, ..d() }),
-        "heartbeatTimeoutMs"
-    );
-    assert_eq!(invalid(Config { connect_timeout_ms: 1 << 40, ..d() }), "connectTimeoutMs");
-    assert_eq!(invalid(Config { reconnect_delay_ms: 0, ..d() }), "reconnectDelayMs");
-    assert_eq!(
-        invalid(Config { reconnect_delay_ms: 1_000, reconnect_max_delay_ms: 999, ..d() }),
-        "reconnectMaxDelayMs"
-    );
-    assert_eq!(invalid(Config { reconnect_factor: f64::NAN, ..d() }), "reconnectFactor");
-    assert_eq!(invalid(Config { reconnect_factor: 0.5, ..d() }), "reconnectFactor");
-    assert_eq!(invalid(Config { queue_max_messages: 0, ..d() }), "queueMaxMessages");
-    assert_eq!(invalid(Config { queue_max_bytes: 0, ..d() }), "queueMaxBytes");
-    assert_eq!(invalid(Config { max_message_bytes: 0, ..d() }), "maxMessageBytes");
     assert_eq!(
         invalid(Config {
-            protocol: Protocol::Raw(Some(RawHeartbeat { ping: Some(String::new()), pong: None })),
+            transports: vec![],
+            ..d()
+        }),
+        "transports"
+    );
+    assert_eq!(
+        invalid(Config {
+            transports: vec![TransportKind::Sse, TransportKind::Sse],
+            ..d()
+        }),
+        "transports"
+    );
+    assert_eq!(
+        invalid(Config {
+            heartbeat_interval_ms: 0,
+            ..d()
+        }),
+        "heartbeatIntervalMs"
+    );
+    assert_eq!(
+        invalid(Config {
+            heartbeat_interval_ms: 9_000,
+            heartbeat_timeout_ms: 9_000,
+            ..d()
+        }),
+        "heartbeatTimeoutMs"
+    );
+    assert_eq!(
+        invalid(Config {
+            connect_timeout_ms: 1 << 40,
+            ..d()
+        }),
+        "connectTimeoutMs"
+    );
+    assert_eq!(
+        invalid(Config {
+            reconnect_delay_ms: 0,
+            ..d()
+        }),
+        "reconnectDelayMs"
+    );
+    assert_eq!(
+        invalid(Config {
+            reconnect_delay_ms: 1_000,
+            reconnect_max_delay_ms: 999,
+            ..d()
+        }),
+        "reconnectMaxDelayMs"
+    );
+    assert_eq!(
+        invalid(Config {
+            reconnect_factor: f64::NAN,
+            ..d()
+        }),
+        "reconnectFactor"
+    );
+    assert_eq!(
+        invalid(Config {
+            reconnect_factor: 0.5,
+            ..d()
+        }),
+        "reconnectFactor"
+    );
+    assert_eq!(
+        invalid(Config {
+            queue_max_messages: 0,
+            ..d()
+        }),
+        "queueMaxMessages"
+    );
+    assert_eq!(
+        invalid(Config {
+            queue_max_bytes: 0,
+            ..d()
+        }),
+        "queueMaxBytes"
+    );
+    assert_eq!(
+        invalid(Config {
+            max_message_bytes: 0,
+            ..d()
+        }),
+        "maxMessageBytes"
+    );
+    assert_eq!(
+        invalid(Config {
+            protocol: Protocol::Raw(Some(RawHeartbeat {
+                ping: Some(String::new()),
+                pong: None
+            })),
             ..d()
         }),
         "rawHeartbeat.ping"
@@ -58,13 +126,25 @@ fn each_bad_option_is_named() {
 
 #[test]
 fn machine_refuses_an_invalid_config_and_the_message_names_the_option() {
-    let err = Machine::new(Config { heartbeat_interval_ms: 5, ..Config::default() }, 1).unwrap_err();
+    let err = Machine::new(
+        Config {
+            heartbeat_interval_ms: 5,
+            ..Config::default()
+        },
+        1,
+    )
+    .unwrap_err();
     assert!(err.to_string().contains("heartbeatIntervalMs"), "{err}");
 }
 
 #[test]
 fn transport_names_parse_and_print() {
-    for t in [TransportKind::WebSocket, TransportKind::Sse, TransportKind::LongPolling, TransportKind::Polling] {
+    for t in [
+        TransportKind::WebSocket,
+        TransportKind::Sse,
+        TransportKind::LongPolling,
+        TransportKind::Polling,
+    ] {
         assert_eq!(TransportKind::parse(t.name()), Some(t));
     }
     assert_eq!(TransportKind::parse("carrier-pigeon"), None);

@@ -87,7 +87,13 @@ fn no_ping_while_data_flows_both_ways() {
     for i in 0..20u64 {
         s.advance(500);
         s.send_text("x");
-        s.server(c, Frame::Text { seq: i + 1, text: "y".into() });
+        s.server(
+            c,
+            Frame::Text {
+                seq: i + 1,
+                text: "y".into(),
+            },
+        );
     }
     assert!(s.pings_sent(c).is_empty());
 }
@@ -141,7 +147,10 @@ fn frozen_gap_probes_before_declaring_death() {
     let (mut s, c) = opened(fast());
     s.jump(30_000); // page frozen: no calls at all
     s.fire();
-    assert!(!dead_declared(&s), "declared dead without probing after a freeze");
+    assert!(
+        !dead_declared(&s),
+        "declared dead without probing after a freeze"
+    );
     let pings = s.pings_sent(c);
     assert_eq!(pings.len(), 1, "no probe ping");
     // The probe is answered: the link lives.
@@ -200,7 +209,10 @@ fn dead_link_reconnects_on_the_same_transport() {
     assert_eq!(s.connects(), 2);
     assert!(matches!(
         s.actions.last(),
-        Some(Action::Connect { transport: holdfast::config::TransportKind::WebSocket, .. })
+        Some(Action::Connect {
+            transport: holdfast::config::TransportKind::WebSocket,
+            ..
+        })
     ));
 }
 
@@ -222,8 +234,14 @@ fn raw_heartbeat_sends_ping_text_and_swallows_the_reply() {
     assert!(s.actions.iter().any(|a| matches!(a,
         Action::Send { payload: Payload::Text(t), .. } if t == "ping")));
     s.advance(20);
-    s.input(Input::Received { conn: c, payload: Payload::Text("pong".into()) });
-    s.input(Input::Received { conn: c, payload: Payload::Text("hello".into()) });
+    s.input(Input::Received {
+        conn: c,
+        payload: Payload::Text("pong".into()),
+    });
+    s.input(Input::Received {
+        conn: c,
+        payload: Payload::Text("hello".into()),
+    });
     assert_eq!(s.messages(), vec![Payload::Text("hello".into())]);
     assert_eq!(s.m.stats().rtt_ms, Some(20));
     s.advance(2_500);

@@ -42,7 +42,14 @@ fn step() -> impl Strategy<Value = Step> {
         any::<bool>().prop_map(|stale| Step::Opened { stale }),
         (0u8..8, 0u64..50).prop_map(|(k, n)| Step::ServerFrame(k, n)),
         proptest::collection::vec(any::<u8>(), 0..12).prop_map(Step::Garbage),
-        prop_oneof![Just(1000u16), Just(1006), Just(1013), Just(4001), Just(4600)].prop_map(Step::Closed),
+        prop_oneof![
+            Just(1000u16),
+            Just(1006),
+            Just(1013),
+            Just(4001),
+            Just(4600)
+        ]
+        .prop_map(Step::Closed),
         prop_oneof![Just(0u16), Just(401), Just(503)].prop_map(Step::Failed),
         Just(Step::Online),
         Just(Step::Offline),
@@ -54,25 +61,41 @@ fn step() -> impl Strategy<Value = Step> {
 }
 
 fn config() -> impl Strategy<Value = Config> {
-    (any::<bool>(), 0u8..3, 1usize..6, any::<bool>(), proptest::option::of(0u32..4)).prop_map(
-        |(chain, mode, qmax, drop_oldest, max_attempts)| Config {
+    (
+        any::<bool>(),
+        0u8..3,
+        1usize..6,
+        any::<bool>(),
+        proptest::option::of(0u32..4),
+    )
+        .prop_map(|(chain, mode, qmax, drop_oldest, max_attempts)| Config {
             transports: if chain && mode == 0 {
-                vec![TransportKind::WebSocket, TransportKind::Sse, TransportKind::Polling]
+                vec![
+                    TransportKind::WebSocket,
+                    TransportKind::Sse,
+                    TransportKind::Polling,
+                ]
             } else {
                 vec![TransportKind::WebSocket]
             },
             protocol: match mode {
                 0 => Protocol::Holdfast,
                 1 => Protocol::Raw(None),
-                _ => Protocol::Raw(Some(RawHeartbeat { ping: Some("p".into()), pong: Some("q".into()) })),
+                _ => Protocol::Raw(Some(RawHeartbeat {
+                    ping: Some("p".into()),
+                    pong: Some("q".into()),
+                })),
             },
             queue_max_messages: qmax,
             queue_max_bytes: 500,
-            overflow: if drop_oldest { OverflowPolicy::DropOldest } else { OverflowPolicy::Reject },
+            overflow: if drop_oldest {
+                OverflowPolicy::DropOldest
+            } else {
+                OverflowPolicy::Reject
+            },
             max_attempts,
             ..fast()
-        },
-    )
+        })
 }
 
 fn server_frame(kind: u8, n: u64) -> Frame {
@@ -80,11 +103,24 @@ fn server_frame(kind: u8, n: u64) -> Frame {
         0 => sim::welcome(),
         1 => Frame::Ping { id: n },
         2 => Frame::Pong { id: n },
-        3 => Frame::Text { seq: n, text: "m".into() },
+        3 => Frame::Text {
+            seq: n,
+            text: "m".into(),
+        },
         4 => Frame::Ack { seq: n },
-        5 => Frame::Close(CloseFrame { code: [1000, 1013, 4001, 4600][n as usize % 4], reason: String::new() }),
-        6 => Frame::Error(ErrorFrame { code: ErrorCode::from_u64(n % 8), message: String::new(), retry_after_ms: n * 100 }),
-        _ => Frame::Binary { seq: n, data: vec![1] },
+        5 => Frame::Close(CloseFrame {
+            code: [1000, 1013, 4001, 4600][n as usize % 4],
+            reason: String::new(),
+        }),
+        6 => Frame::Error(ErrorFrame {
+            code: ErrorCode::from_u64(n % 8),
+            message: String::new(),
+            retry_after_ms: n * 100,
+        }),
+        _ => Frame::Binary {
+            seq: n,
+            data: vec![1],
+        },
     }
 }
 
@@ -98,10 +134,17 @@ fn run(s: &mut Sim, step: Step) {
         Step::Jump(ms) => s.jump(ms),
         Step::Fire => s.fire(),
         Step::Connect => s.input(Input::Connect),
-        Step::Close => s.input(Input::Close { code: 1000, reason: "bye".into() }),
+        Step::Close => s.input(Input::Close {
+            code: 1000,
+            reason: "bye".into(),
+        }),
         Step::Opened { stale } => {
             if let Some(c) = conn {
-                let c = if stale { holdfast::core::ConnId(c.0.saturating_sub(1)) } else { c };
+                let c = if stale {
+                    holdfast::core::ConnId(c.0.saturating_sub(1))
+                } else {
+                    c
+                };
                 s.input(Input::Opened { conn: c });
             }
         }
@@ -112,12 +155,19 @@ fn run(s: &mut Sim, step: Step) {
         }
         Step::Garbage(b) => {
             if let Some(c) = conn {
-                s.input(Input::Received { conn: c, payload: Payload::Binary(b) });
+                s.input(Input::Received {
+                    conn: c,
+                    payload: Payload::Binary(b),
+                });
             }
         }
         Step::Closed(code) => {
             if let Some(c) = conn {
-                s.input(Input::Closed { conn: c, code, reason: String::new() });
+                s.input(Input::Closed {
+                    conn: c,
+                    code,
+                    reason: String::new(),
+                });
             }
         }
         Step::Failed(status) => {
@@ -125,7 +175,10 @@ fn run(s: &mut Sim, step: Step) {
                 let error = if status == 0 {
                     TransportError::Network("x".into())
                 } else {
-                    TransportError::Http { status, retry_after_ms: Some(u64::from(status) * 7) }
+                    TransportError::Http {
+                        status,
+                        retry_after_ms: Some(u64::from(status) * 7),
+                    }
                 };
                 s.input(Input::Failed { conn: c, error });
             }

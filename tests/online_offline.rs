@@ -53,7 +53,11 @@ fn offline_while_open_probes_the_link() {
     s.input(Input::Offline);
     assert_eq!(s.pings_sent(c).len(), 1);
     s.advance(500);
-    assert!(matches!(s.m.state(), State::Paused { .. }), "{:?}", s.m.state());
+    assert!(
+        matches!(s.m.state(), State::Paused { .. }),
+        "{:?}",
+        s.m.state()
+    );
     s.advance(60_000);
     assert_eq!(s.connects(), 1);
     s.input(Input::Online);

@@ -20,7 +20,11 @@ fn ceiling_grows_exponentially_then_caps() {
 #[test]
 fn ceiling_is_overflow_safe_at_any_attempt() {
     for attempt in [64, 65, 1_000, 1_000_000, u32::MAX] {
-        assert_eq!(ceiling_ms(500, 30_000, 2.0, attempt), 30_000, "attempt {attempt}");
+        assert_eq!(
+            ceiling_ms(500, 30_000, 2.0, attempt),
+            30_000,
+            "attempt {attempt}"
+        );
         assert_eq!(ceiling_ms(u64::MAX / 2, u64::MAX, 10.0, attempt), u64::MAX);
     }
     let d = full_jitter(ceiling_ms(500, 30_000, 2.0, 1_000_000), 0.999_999);
@@ -42,10 +46,19 @@ fn machine_backoff_at_attempt_one_million_is_capped_not_zero() {
             }
         }
         let error = TransportError::Network("refused".into());
-        m.handle_input(Instant::from_millis(now), Input::Failed { conn: conn.unwrap(), error });
+        m.handle_input(
+            Instant::from_millis(now),
+            Input::Failed {
+                conn: conn.unwrap(),
+                error,
+            },
+        );
         let mut delay = None;
         while let Some(e) = m.poll_event() {
-            if let Event::Reconnecting { delay_ms, attempt, .. } = e {
+            if let Event::Reconnecting {
+                delay_ms, attempt, ..
+            } = e
+            {
                 assert_eq!(attempt, i + 1);
                 delay = Some(delay_ms);
             }
@@ -67,7 +80,9 @@ fn full_jitter_spreads_uniformly_within_bounds_over_10k_draws() {
     let mut rng = XorShift::new(0xDEC0DE);
     let ceiling = ceiling_ms(500, 30_000, 2.0, 20);
     assert_eq!(ceiling, 30_000);
-    let draws: Vec<u64> = (0..10_000).map(|_| full_jitter(ceiling, rng.sample())).collect();
+    let draws: Vec<u64> = (0..10_000)
+        .map(|_| full_jitter(ceiling, rng.sample()))
+        .collect();
     assert!(draws.iter().all(|&d| (1..=30_000).contains(&d)));
     // Uniform on [0, 30000): each tenth holds ~1000 draws; allow ±20 %.
     let mut buckets = [0u32; 10];
@@ -97,7 +112,11 @@ fn first_connect_is_retried_with_the_same_policy() {
         s.advance(d - 1);
         assert_eq!(s.connects(), delays.len(), "attempt started early");
         s.advance(1);
-        assert_eq!(s.connects(), delays.len() + 1, "attempt not started at the deadline");
+        assert_eq!(
+            s.connects(),
+            delays.len() + 1,
+            "attempt not started at the deadline"
+        );
     }
     assert_eq!(delays, vec![99, 199, 399, 799, 1_598, 1_598]);
 }
@@ -122,7 +141,11 @@ fn attempts_reset_only_after_min_uptime() {
     s.advance(1);
     assert_eq!(s.m.stats().attempt, 0, "not reset at min uptime");
     s.drop_conn();
-    assert_eq!(*s.reconnecting_delays().last().unwrap(), 99, "backoff did not restart");
+    assert_eq!(
+        *s.reconnecting_delays().last().unwrap(),
+        99,
+        "backoff did not restart"
+    );
 }
 
 #[test]
@@ -137,7 +160,10 @@ fn flapping_server_keeps_backing_off() {
         let d = *s.reconnecting_delays().last().unwrap();
         s.advance(d);
     }
-    assert_eq!(s.reconnecting_delays(), vec![99, 199, 399, 799, 1_598, 1_598]);
+    assert_eq!(
+        s.reconnecting_delays(),
+        vec![99, 199, 399, 799, 1_598, 1_598]
+    );
     assert_eq!(s.opens(), 6);
 }
 
@@ -158,7 +184,9 @@ fn max_attempts_closes_for_good_with_a_reason() {
     let closes = s.close_events();
     assert_eq!(closes.len(), 1);
     match closes[0] {
-        Event::Close { reason, was_clean, .. } => {
+        Event::Close {
+            reason, was_clean, ..
+        } => {
             assert!(reason.contains("gave up after 3"), "{reason}");
             assert!(!was_clean);
         }
@@ -221,7 +249,11 @@ fn retry_after_hint_is_honoured_and_clamped() {
             retry_after_ms: Some(86_400_000),
         },
     });
-    assert_eq!(*s.reconnecting_delays().last().unwrap(), 10_000, "not clamped");
+    assert_eq!(
+        *s.reconnecting_delays().last().unwrap(),
+        10_000,
+        "not clamped"
+    );
 }
 
 #[test]
@@ -238,7 +270,10 @@ fn try_later_close_and_error_frame_delay_the_retry() {
         }),
     );
     let d = *s.reconnecting_delays().last().unwrap();
-    assert!((800..=1_600).contains(&d), "try-later delay {d} not in the upper half of the cap");
+    assert!(
+        (800..=1_600).contains(&d),
+        "try-later delay {d} not in the upper half of the cap"
+    );
 
     s.advance(d);
     let c = s.open();

@@ -4,9 +4,7 @@
 mod sim;
 
 use holdfast::config::{Config, OverflowPolicy};
-use holdfast::core::{
-    Action, ClientError, Event, Input, Payload, RejectReason, SendOutcome,
-};
+use holdfast::core::{Action, ClientError, Event, Input, Payload, RejectReason, SendOutcome};
 use holdfast::protocol::Frame;
 use sim::{fast, opened, Sim};
 
@@ -22,7 +20,11 @@ fn cfg(max_messages: usize, max_bytes: usize, overflow: OverflowPolicy) -> Confi
 #[test]
 fn sends_before_open_are_queued_and_flushed_in_order_before_the_open_event() {
     let mut s = Sim::new(fast());
-    assert_eq!(s.send_text("early"), SendOutcome::Queued, "idle: not open yet");
+    assert_eq!(
+        s.send_text("early"),
+        SendOutcome::Queued,
+        "idle: not open yet"
+    );
     s.input(Input::Connect);
     for i in 0..5 {
         assert_eq!(s.send_text(&format!("m{i}")), SendOutcome::Queued);
@@ -43,7 +45,13 @@ fn sends_before_open_are_queued_and_flushed_in_order_before_the_open_event() {
     assert_eq!(texts, ["early", "m0", "m1", "m2", "m3", "m4", "m5"]);
     let seqs: Vec<u64> = sent.iter().map(|(q, _)| *q).collect();
     assert_eq!(seqs, [1, 2, 3, 4, 5, 6, 7]);
-    assert_eq!(actions.iter().filter(|a| matches!(a, Action::Send { .. })).count(), 7);
+    assert_eq!(
+        actions
+            .iter()
+            .filter(|a| matches!(a, Action::Send { .. }))
+            .count(),
+        7
+    );
     assert!(matches!(events.as_slice(), [Event::Open { .. }]));
     assert_eq!(s.m.buffered_amount(), 0);
     assert_eq!(s.send_text("now"), SendOutcome::Sent);
@@ -68,7 +76,10 @@ fn reject_policy_refuses_over_the_count_and_reports_it() {
     for _ in 0..3 {
         assert_eq!(s.send_text("x"), SendOutcome::Queued);
     }
-    assert_eq!(s.send_text("y"), SendOutcome::Rejected(RejectReason::QueueFull));
+    assert_eq!(
+        s.send_text("y"),
+        SendOutcome::Rejected(RejectReason::QueueFull)
+    );
     assert!(s.events.contains(&Event::Error(ClientError::QueueFull)));
     assert_eq!(s.m.stats().queued, 3);
 }
@@ -77,12 +88,18 @@ fn reject_policy_refuses_over_the_count_and_reports_it() {
 fn reject_policy_refuses_over_the_byte_budget() {
     let mut s = Sim::new(cfg(100, 10, OverflowPolicy::Reject));
     assert_eq!(s.send_text("123456"), SendOutcome::Queued);
-    assert_eq!(s.send_text("12345"), SendOutcome::Rejected(RejectReason::QueueFull));
+    assert_eq!(
+        s.send_text("12345"),
+        SendOutcome::Rejected(RejectReason::QueueFull)
+    );
     assert_eq!(s.send_text("1234"), SendOutcome::Queued);
     assert_eq!(s.m.buffered_amount(), 10);
     // Larger than the whole budget: rejected under either policy.
     let mut d = Sim::new(cfg(100, 10, OverflowPolicy::DropOldest));
-    assert_eq!(d.send_text("0123456789A"), SendOutcome::Rejected(RejectReason::QueueFull));
+    assert_eq!(
+        d.send_text("0123456789A"),
+        SendOutcome::Rejected(RejectReason::QueueFull)
+    );
 }
 
 #[test]
@@ -109,7 +126,9 @@ fn drop_oldest_drops_enough_bytes() {
     s.send_text("aaaa");
     s.send_text("bbbb");
     assert_eq!(s.send_text("cccccc"), SendOutcome::Queued);
-    assert!(s.events.contains(&Event::Error(ClientError::QueueOverflow { dropped: 1 })));
+    assert!(s
+        .events
+        .contains(&Event::Error(ClientError::QueueOverflow { dropped: 1 })));
     assert_eq!(s.m.buffered_amount(), 10);
 }
 
@@ -119,10 +138,14 @@ fn messages_over_max_message_bytes_are_rejected_with_an_error() {
         max_message_bytes: 8,
         ..fast()
     });
-    assert_eq!(s.send_text("123456789"), SendOutcome::Rejected(RejectReason::TooBig));
-    assert!(s
-        .events
-        .contains(&Event::Error(ClientError::MessageTooBig { size: 9, limit: 8 })));
+    assert_eq!(
+        s.send_text("123456789"),
+        SendOutcome::Rejected(RejectReason::TooBig)
+    );
+    assert!(s.events.contains(&Event::Error(ClientError::MessageTooBig {
+        size: 9,
+        limit: 8
+    })));
     assert_eq!(s.send(Payload::Binary(vec![0; 8])), SendOutcome::Sent);
 }
 
@@ -139,8 +162,14 @@ fn binary_and_text_keep_their_kind_on_the_wire() {
     assert_eq!(
         data,
         vec![
-            Frame::Binary { seq: 1, data: vec![1, 2, 3] },
-            Frame::Text { seq: 2, text: "t".into() }
+            Frame::Binary {
+                seq: 1,
+                data: vec![1, 2, 3]
+            },
+            Frame::Text {
+                seq: 2,
+                text: "t".into()
+            }
         ]
     );
     assert_eq!(s.m.stats().messages_sent, 2);
@@ -150,8 +179,14 @@ fn binary_and_text_keep_their_kind_on_the_wire() {
 #[test]
 fn send_after_close_is_rejected() {
     let (mut s, _) = opened(fast());
-    s.input(Input::Close { code: 1000, reason: "bye".into() });
-    assert_eq!(s.send_text("late"), SendOutcome::Rejected(RejectReason::Closed));
+    s.input(Input::Close {
+        code: 1000,
+        reason: "bye".into(),
+    });
+    assert_eq!(
+        s.send_text("late"),
+        SendOutcome::Rejected(RejectReason::Closed)
+    );
 }
 
 #[test]
@@ -160,8 +195,13 @@ fn closing_with_queued_messages_reports_them() {
     s.input(Input::Connect);
     s.send_text("a");
     s.send_text("b");
-    s.input(Input::Close { code: 1000, reason: String::new() });
-    assert!(s.events.contains(&Event::Error(ClientError::QueueDiscarded { count: 2 })));
+    s.input(Input::Close {
+        code: 1000,
+        reason: String::new(),
+    });
+    assert!(s
+        .events
+        .contains(&Event::Error(ClientError::QueueDiscarded { count: 2 })));
 }
 
 #[test]
@@ -169,16 +209,44 @@ fn send_checks_deadlines_first_and_queues_on_a_dead_link() {
     let (mut s, _) = opened(fast());
     s.advance(1_000); // a ping goes out; nothing ever comes back
     s.jump(1_600); // the liveness timer (2500) never fired; the link is dead
-    assert_eq!(s.send_text("x"), SendOutcome::Queued, "sent on a link known dead");
+    assert_eq!(
+        s.send_text("x"),
+        SendOutcome::Queued,
+        "sent on a link known dead"
+    );
 }
 
 #[test]
 fn inbound_data_is_delivered_in_order_duplicates_dropped_gaps_reported_and_acked() {
     let (mut s, c) = opened(fast());
-    s.server(c, Frame::Text { seq: 1, text: "a".into() });
-    s.server(c, Frame::Text { seq: 1, text: "a".into() });
-    s.server(c, Frame::Binary { seq: 2, data: vec![9] });
-    s.server(c, Frame::Text { seq: 5, text: "e".into() });
+    s.server(
+        c,
+        Frame::Text {
+            seq: 1,
+            text: "a".into(),
+        },
+    );
+    s.server(
+        c,
+        Frame::Text {
+            seq: 1,
+            text: "a".into(),
+        },
+    );
+    s.server(
+        c,
+        Frame::Binary {
+            seq: 2,
+            data: vec![9],
+        },
+    );
+    s.server(
+        c,
+        Frame::Text {
+            seq: 5,
+            text: "e".into(),
+        },
+    );
     assert_eq!(
         s.messages(),
         vec![
@@ -187,14 +255,30 @@ fn inbound_data_is_delivered_in_order_duplicates_dropped_gaps_reported_and_acked
             Payload::Text("e".into())
         ]
     );
-    assert!(s
-        .events
-        .contains(&Event::Error(ClientError::SequenceGap { expected: 3, got: 5 })));
-    assert!(!s.frames_sent(c).iter().any(|f| matches!(f, Frame::Ack { .. })));
+    assert!(s.events.contains(&Event::Error(ClientError::SequenceGap {
+        expected: 3,
+        got: 5
+    })));
+    assert!(!s
+        .frames_sent(c)
+        .iter()
+        .any(|f| matches!(f, Frame::Ack { .. })));
     s.advance(200);
-    assert!(s.frames_sent(c).contains(&Frame::Ack { seq: 5 }), "no delayed ack");
+    assert!(
+        s.frames_sent(c).contains(&Frame::Ack { seq: 5 }),
+        "no delayed ack"
+    );
     for i in 6..=37 {
-        s.server(c, Frame::Text { seq: i, text: "x".into() });
+        s.server(
+            c,
+            Frame::Text {
+                seq: i,
+                text: "x".into(),
+            },
+        );
     }
-    assert!(s.frames_sent(c).contains(&Frame::Ack { seq: 37 }), "no ack after 32 frames");
+    assert!(
+        s.frames_sent(c).contains(&Frame::Ack { seq: 37 }),
+        "no ack after 32 frames"
+    );
 }

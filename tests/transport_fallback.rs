@@ -29,7 +29,7 @@ fn untrusted_failures_walk_down_the_chain_without_waiting() {
     let mut s = Sim::new(chain());
     s.input(Input::Connect);
     s.fail(); // websocket refused
-    // websocket opens but the handshake never comes back (a proxy swallowing frames)
+              // websocket opens but the handshake never comes back (a proxy swallowing frames)
     let c = s.last_conn();
     s.input(Input::Opened { conn: c });
     s.advance(2_000);
@@ -47,7 +47,12 @@ fn untrusted_failures_walk_down_the_chain_without_waiting() {
     assert_eq!(hops[1].2, DisconnectReason::ConnectTimeout);
     assert!(s.reconnecting_delays().is_empty());
     s.open();
-    assert!(matches!(s.events.last(), Some(Event::Open { transport: LongPolling })));
+    assert!(matches!(
+        s.events.last(),
+        Some(Event::Open {
+            transport: LongPolling
+        })
+    ));
 }
 
 #[test]
@@ -58,9 +63,18 @@ fn exhausted_chain_backs_off_then_restarts_from_the_top() {
         s.fail();
     }
     assert_eq!(s.reconnecting_delays().len(), 1);
-    assert!(matches!(s.m.state(), State::Backoff { transport: 0, attempt: 1 }));
+    assert!(matches!(
+        s.m.state(),
+        State::Backoff {
+            transport: 0,
+            attempt: 1
+        }
+    ));
     s.advance(2_000);
-    assert_eq!(transports_tried(&s), vec![WebSocket, Sse, LongPolling, Polling, WebSocket]);
+    assert_eq!(
+        transports_tried(&s),
+        vec![WebSocket, Sse, LongPolling, Polling, WebSocket]
+    );
 }
 
 #[test]
@@ -87,7 +101,10 @@ fn connect_deadline_covers_a_transport_that_never_opens() {
     s.advance(1);
     assert!(s.events.iter().any(|e| matches!(
         e,
-        Event::Reconnecting { reason: DisconnectReason::ConnectTimeout, .. }
+        Event::Reconnecting {
+            reason: DisconnectReason::ConnectTimeout,
+            ..
+        }
     )));
     assert!(s.live.is_empty(), "timed-out attempt not disconnected");
 }

@@ -27,7 +27,11 @@ pub struct XorShift(u64);
 impl XorShift {
     /// A generator from `seed` (0 is replaced by a fixed non-zero constant).
     pub fn new(seed: u64) -> Self {
-        XorShift(if seed == 0 { 0x9E37_79B9_7F4A_7C15 } else { seed })
+        XorShift(if seed == 0 {
+            0x9E37_79B9_7F4A_7C15
+        } else {
+            seed
+        })
     }
 }
 
@@ -59,7 +63,11 @@ pub fn ceiling_ms(base_ms: u64, cap_ms: u64, factor: f64, attempt: u32) -> u64 {
 /// Full jitter: a delay uniform in `[1, ceiling]` ms from a sample in `[0, 1)`.
 /// Never 0, so no timer is ever armed for "now".
 pub fn full_jitter(ceiling_ms: u64, sample: f64) -> u64 {
-    let s = if sample.is_nan() { 0.0 } else { sample.clamp(0.0, 1.0) };
+    let s = if sample.is_nan() {
+        0.0
+    } else {
+        sample.clamp(0.0, 1.0)
+    };
     ((ceiling_ms as f64 * s) as u64).clamp(1, MAX_TIMER_MS)
 }
 

@@ -543,7 +543,8 @@ impl Machine {
             Input::Online => {
                 self.offline = false;
                 match self.state {
-                    State::Backoff { transport, attempt } | State::Paused { transport, attempt } => {
+                    State::Backoff { transport, attempt }
+                    | State::Paused { transport, attempt } => {
                         self.timers.stop(Timer::Backoff);
                         self.start_attempt(now, transport, attempt);
                     }
@@ -681,9 +682,9 @@ impl Machine {
             Frame::Welcome(_) => self.emit(Event::Error(ClientError::UnexpectedFrame("WELCOME"))),
             Frame::Hello(_) => self.emit(Event::Error(ClientError::UnexpectedFrame("HELLO"))),
             // Data before WELCOME: the server broke the handshake rule; ignore it (PROTOCOL.md §4).
-            Frame::Text { .. } | Frame::Binary { .. } => {
-                self.emit(Event::Error(ClientError::UnexpectedFrame("data before WELCOME")))
-            }
+            Frame::Text { .. } | Frame::Binary { .. } => self.emit(Event::Error(
+                ClientError::UnexpectedFrame("data before WELCOME"),
+            )),
         }
     }
 
@@ -870,7 +871,13 @@ impl Machine {
             State::Idle | State::Backoff { .. } | State::Paused { .. } | State::Closed => return,
         };
         self.disconnect(conn, 1000, &reason.to_string());
-        for t in [Timer::Connect, Timer::Liveness, Timer::Ping, Timer::Ack, Timer::MinUptime] {
+        for t in [
+            Timer::Connect,
+            Timer::Liveness,
+            Timer::Ping,
+            Timer::Ack,
+            Timer::MinUptime,
+        ] {
             self.timers.stop(t);
         }
         self.disconnected_since.get_or_insert(now);

@@ -135,7 +135,9 @@ impl fmt::Display for DisconnectReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             DisconnectReason::ConnectTimeout => f.write_str("connect timeout"),
-            DisconnectReason::DeadLink => f.write_str("dead link: no data within the heartbeat timeout"),
+            DisconnectReason::DeadLink => {
+                f.write_str("dead link: no data within the heartbeat timeout")
+            }
             DisconnectReason::Closed { code, reason } => write!(f, "closed ({code}) {reason}"),
             DisconnectReason::ServerClose { code, reason } => {
                 write!(f, "server closed ({code}) {reason}")

@@ -70,7 +70,11 @@ impl<'a> Reader<'a> {
 
     /// Reads a length-prefixed byte string of at most `max` bytes. The length is checked against
     /// the limit and the remaining input before the caller allocates anything.
-    pub(crate) fn bytes(&mut self, max: usize, field: &'static str) -> Result<&'a [u8], DecodeError> {
+    pub(crate) fn bytes(
+        &mut self,
+        max: usize,
+        field: &'static str,
+    ) -> Result<&'a [u8], DecodeError> {
         let len = self.varint()?;
         let len = usize::try_from(len).map_err(|_| DecodeError::TooLarge { field })?;
         if len > max {

@@ -6,9 +6,7 @@
 #![allow(dead_code)]
 
 use holdfast::config::Config;
-use holdfast::core::{
-    Action, ConnId, Event, Input, Instant, Machine, Payload, SendOutcome,
-};
+use holdfast::core::{Action, ConnId, Event, Input, Instant, Machine, Payload, SendOutcome};
 use holdfast::protocol::{self, Decoded, Frame, Limits, ResumeOutcome, Welcome};
 use std::collections::BTreeSet;
 
@@ -118,7 +116,10 @@ impl Sim {
                     self.live.remove(conn);
                 }
                 Action::Send { conn, .. } => {
-                    assert!(self.live.contains(conn), "send on a dead connection {conn:?}");
+                    assert!(
+                        self.live.contains(conn),
+                        "send on a dead connection {conn:?}"
+                    );
                 }
             }
             self.actions.push(a);
@@ -131,8 +132,15 @@ impl Sim {
             self.events.push(e);
         }
         if let Some(t) = self.m.poll_timeout() {
-            assert!(t.as_millis() > self.now, "timer armed for the past: {t:?} at {}", self.now);
-            assert!(t.as_millis() - self.now < (1u64 << 31), "timer too far: {t:?}");
+            assert!(
+                t.as_millis() > self.now,
+                "timer armed for the past: {t:?} at {}",
+                self.now
+            );
+            assert!(
+                t.as_millis() - self.now < (1u64 << 31),
+                "timer too far: {t:?}"
+            );
         }
         if self.closed_seen {
             assert!(self.m.poll_timeout().is_none(), "timer after close");
