@@ -1,0 +1,68 @@
+//! Server configuration: timers, limits, origins, static directories and the test profile.
+
+use crate::origin::OriginPolicy;
+use std::path::PathBuf;
+
+/// Everything the server needs to know; [`ServerConfig::default`] is the production profile.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// The server sends PING when it has sent nothing for this long (announced in WELCOME).
+    pub ping_interval_ms: u64,
+    /// A client silent for this long is closed (announced in WELCOME).
+    pub idle_timeout_ms: u64,
+    /// A connection that sent no HELLO within this time is closed.
+    pub handshake_timeout_ms: u64,
+    /// Largest data payload accepted (announced in WELCOME); larger ones close with 1009.
+    pub max_message_bytes: usize,
+    /// Which page origins may open WebSockets.
+    pub allowed_origins: OriginPolicy,
+    /// Mount the `/_fault/*` control routes. Never enable this in production.
+    pub faults_enabled: bool,
+    /// Directory served at `/` (with `index.html`).
+    pub www_dir: Option<PathBuf>,
+    /// Directory served at `/pkg/` (the built npm package).
+    pub pkg_dir: Option<PathBuf>,
+    /// Prefix of the protocol endpoints: `{base_path}/ws`, `{base_path}/raw`.
+    pub base_path: String,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            ping_interval_ms: 10_000,
+            idle_timeout_ms: 30_000,
+            handshake_timeout_ms: 10_000,
+            max_message_bytes: holdfast::protocol::DEFAULT_MAX_MESSAGE_BYTES,
+            allowed_origins: OriginPolicy::Loopback,
+            faults_enabled: false,
+            www_dir: None,
+            pkg_dir: None,
+            base_path: "/holdfast".to_owned(),
+        }
+    }
+}
+
+impl ServerConfig {
+    /// The test profile (docs/reliability.md): ping 1 s, idle timeout 2.5 s, handshake timeout
+    /// 2 s, loopback origins, fault controls on.
+    pub fn test_profile() -> Self {
+        ServerConfig {
+            ping_interval_ms: 1_000,
+            idle_timeout_ms: 2_500,
+            handshake_timeout_ms: 2_000,
+            allowed_origins: OriginPolicy::Loopback,
+            faults_enabled: true,
+            ..ServerConfig::default()
+        }
+    }
+
+    /// `base_path` normalised: empty or starting with `/`, never ending with `/`.
+    pub fn normalized_base_path(&self) -> String {
+        let trimmed = self.base_path.trim().trim_matches('/');
+        if trimmed.is_empty() {
+            String::new()
+        } else {
+            format!("/{trimmed}")
+        }
+    }
+}

@@ -1,0 +1,198 @@
+//! `holdfast-server`: the reference server for the holdfast client.
+//!
+//! It speaks the holdfast wire protocol v1 (`PROTOCOL.md`) over WebSocket at `{base_path}/ws`,
+//! offers a raw WebSocket echo at `{base_path}/raw`, serves the demo page and the npm package, and
+//! — only when asked — the test profile and fault controls the client's tests rely on.
+//!
+//! Applications implement [`App`] and talk to clients through the [`Hub`]:
+//!
+//! ```no_run
+//! use holdfast_server::{router, serve, App, Hub, Message, ServerConfig};
+//! use std::sync::Arc;
+//!
+//! struct Shout;
+//! impl App for Shout {
+//!     fn on_message(&self, hub: &Hub, _session: &str, msg: Message) {
+//!         if let Message::Text(t) = msg {
+//!             hub.broadcast(Message::Text(t.to_uppercase()));
+//!         }
+//!     }
+//! }
+//!
+//! # async fn run() -> std::io::Result<()> {
+//! let (app, handle) = router(ServerConfig::default(), Arc::new(Shout));
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
+//! serve(listener, app, handle).await;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! Module map: [`config`] (settings, test profile), [`origin`] (Origin allow-list), [`hub`]
+//! (sessions, send-to-one, broadcast), [`app`] (the app trait), `ws` (the protocol over
+//! WebSocket), `raw` (raw echo), [`faults`] (fault injection and its routes), `listener` (the
+//! fault-aware accept loop behind [`serve`]), [`demo`] (the demo app).
+
+#![deny(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+#![warn(missing_docs)]
+
+pub mod app;
+pub mod config;
+pub mod demo;
+pub mod faults;
+pub mod hub;
+mod listener;
+pub mod origin;
+mod raw;
+mod ws;
+
+pub use app::{App, Message};
+pub use config::ServerConfig;
+pub use demo::DemoApp;
+pub use faults::{FaultState, Faults};
+pub use hub::Hub;
+pub use listener::serve;
+pub use origin::OriginPolicy;
+
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use tower_http::services::ServeDir;
+
+/// State shared by every route and connection task.
+pub(crate) struct Shared {
+    pub(crate) config: ServerConfig,
+    pub(crate) app: Arc<dyn App>,
+    pub(crate) hub: Hub,
+    pub(crate) faults: Faults,
+    /// WELCOMEs sent since start.
+    pub(crate) handshakes: AtomicU64,
+    /// Open WebSocket connections (protocol and raw).
+    pub(crate) connections: AtomicUsize,
+}
+
+impl Shared {
+    pub(crate) fn stats(&self) -> Stats {
+        Stats {
+            sessions: self.hub.session_count(),
+            connections: self.connections.load(Ordering::Relaxed),
+            handshakes: self.handshakes.load(Ordering::Relaxed),
+        }
+    }
+
+    /// The answer to a WebSocket upgrade request that must be refused before upgrading: a
+    /// disallowed `Origin` or the `refuse-ws` fault. `None` = go ahead.
+    pub(crate) fn refuse_upgrade(&self, headers: &HeaderMap) -> Option<Response> {
+        let origin = headers
+            .get(header::ORIGIN)
+            .map(|v| v.to_str().unwrap_or("\u{0}"));
+        if !self.config.allowed_origins.allows(origin) {
+            return Some((StatusCode::FORBIDDEN, "origin not allowed").into_response());
+        }
+        if self.faults.state().refuse_ws {
+            return Some((StatusCode::FORBIDDEN, "websocket refused (fault)").into_response());
+        }
+        None
+    }
+}
+
+/// Counts an open WebSocket connection for as long as it lives.
+pub(crate) struct ConnectionGuard(Arc<Shared>);
+
+impl ConnectionGuard {
+    pub(crate) fn new(shared: &Arc<Shared>) -> Self {
+        shared.connections.fetch_add(1, Ordering::Relaxed);
+        ConnectionGuard(Arc::clone(shared))
+    }
+}
+
+impl Drop for ConnectionGuard {
+    fn drop(&mut self) {
+        self.0.connections.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// Counters, as served by `GET /_fault/stats`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stats {
+    /// Open protocol sessions.
+    pub sessions: usize,
+    /// Open WebSocket connections (protocol and raw).
+    pub connections: usize,
+    /// WELCOMEs sent since start (one per successful handshake).
+    pub handshakes: u64,
+}
+
+/// A handle on a running router: its hub, its faults, its counters. Cheap to clone.
+#[derive(Clone)]
+pub struct ServerHandle {
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for ServerHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerHandle")
+            .field("stats", &self.stats())
+            .finish()
+    }
+}
+
+impl ServerHandle {
+    /// The session hub (send to sessions from outside the app callbacks).
+    pub fn hub(&self) -> &Hub {
+        &self.shared.hub
+    }
+
+    /// The fault switchboard (the same state the `/_fault/*` routes change).
+    pub fn faults(&self) -> &Faults {
+        &self.shared.faults
+    }
+
+    /// The configuration the router was built with.
+    pub fn config(&self) -> &ServerConfig {
+        &self.shared.config
+    }
+
+    /// Current counters.
+    pub fn stats(&self) -> Stats {
+        self.shared.stats()
+    }
+}
+
+/// Builds the server's routes for `config` and `app`.
+///
+/// Routes: `GET {base_path}/ws` (protocol), `GET {base_path}/raw` (raw echo), `/_fault/*` when
+/// `faults_enabled`, `/pkg/` from `pkg_dir`, and `/` from `www_dir`. Serve the router with
+/// [`serve`] (which also gates new connections during faults), or mount it in your own app.
+pub fn router(config: ServerConfig, app: Arc<dyn App>) -> (Router, ServerHandle) {
+    let base = config.normalized_base_path();
+    let shared = Arc::new(Shared {
+        config,
+        app,
+        hub: Hub::new(),
+        faults: Faults::new(),
+        handshakes: AtomicU64::new(0),
+        connections: AtomicUsize::new(0),
+    });
+    let mut routes = Router::new()
+        .route(&format!("{base}/ws"), get(ws::handler))
+        .route(&format!("{base}/raw"), get(raw::handler));
+    if shared.config.faults_enabled {
+        routes = routes.merge(faults::routes());
+    }
+    let mut app_router = routes.with_state(Arc::clone(&shared));
+    if let Some(pkg) = &shared.config.pkg_dir {
+        app_router = app_router.nest_service("/pkg", ServeDir::new(pkg));
+    }
+    if let Some(www) = &shared.config.www_dir {
+        app_router = app_router.fallback_service(ServeDir::new(www));
+    }
+    (app_router, ServerHandle { shared })
+}

@@ -1,0 +1,185 @@
+//! `holdfast-server`: runs the demo app on the reference server.
+//!
+//! ```text
+//! holdfast-server [--host 127.0.0.1] [--port 8080] [--test-profile] [--faults]
+//!                 [--www DIR] [--pkg DIR] [--base-path /holdfast]
+//!                 [--allow-origin ORIGIN]... [--allow-any-origin]
+//! ```
+//!
+//! After binding it prints exactly one line, `listening on http://HOST:PORT`, to stdout.
+
+use holdfast_server::{router, serve, DemoApp, OriginPolicy, ServerConfig};
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+const USAGE: &str = "\
+usage: holdfast-server [options]
+
+  --host HOST            address to bind (default 127.0.0.1)
+  --port PORT            port to bind, 0 = any free port (default 8080)
+  --test-profile         ping 1 s, idle timeout 2.5 s, handshake timeout 2 s, fault controls on
+  --faults               mount the /_fault/* control routes
+  --www DIR              serve DIR at /
+  --pkg DIR              serve DIR at /pkg/
+  --base-path PATH       prefix of the protocol endpoints (default /holdfast)
+  --allow-origin ORIGIN  allow this page origin to open WebSockets (repeatable)
+  --allow-any-origin     allow every origin
+                         (default: loopback origins only, http://127.0.0.1:* and http://localhost:*)
+  -h, --help             this help";
+
+struct Args {
+    host: String,
+    port: u16,
+    config: ServerConfig,
+}
+
+fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Args>, String> {
+    let mut host = "127.0.0.1".to_owned();
+    let mut port: u16 = 8080;
+    let mut test_profile = false;
+    let mut faults = false;
+    let mut www = None;
+    let mut pkg = None;
+    let mut base_path = None;
+    let mut origins = Vec::new();
+    let mut any_origin = false;
+    while let Some(arg) = args.next() {
+        let mut value = |name: &str| args.next().ok_or_else(|| format!("{name} needs a value"));
+        match arg.as_str() {
+            "--host" => host = value("--host")?,
+            "--port" => {
+                let v = value("--port")?;
+                port = v.parse().map_err(|_| format!("bad --port: {v}"))?;
+            }
+            "--test-profile" => test_profile = true,
+            "--faults" => faults = true,
+            "--www" => www = Some(PathBuf::from(value("--www")?)),
+            "--pkg" => pkg = Some(PathBuf::from(value("--pkg")?)),
+            "--base-path" => base_path = Some(value("--base-path")?),
+            "--allow-origin" => origins.push(value("--allow-origin")?),
+            "--allow-any-origin" => any_origin = true,
+            "-h" | "--help" => return Ok(None),
+            other => return Err(format!("unknown argument: {other}")),
+        }
+    }
+    let mut config = if test_profile {
+        ServerConfig::test_profile()
+    } else {
+        ServerConfig::default()
+    };
+    config.faults_enabled |= faults;
+    config.www_dir = www;
+    config.pkg_dir = pkg;
+    if let Some(base_path) = base_path {
+        config.base_path = base_path;
+    }
+    config.allowed_origins = if any_origin {
+        OriginPolicy::Any
+    } else if !origins.is_empty() {
+        OriginPolicy::List(origins)
+    } else {
+        OriginPolicy::Loopback
+    };
+    Ok(Some(Args { host, port, config }))
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args = match parse_args(std::env::args().skip(1)) {
+        Ok(Some(args)) => args,
+        Ok(None) => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            eprintln!("holdfast-server: {e}\n\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    let listener = match tokio::net::TcpListener::bind((args.host.as_str(), args.port)).await {
+        Ok(listener) => listener,
+        Err(e) => {
+            eprintln!(
+                "holdfast-server: cannot bind {}:{}: {e}",
+                args.host, args.port
+            );
+            return ExitCode::FAILURE;
+        }
+    };
+    let addr = match listener.local_addr() {
+        Ok(addr) => addr,
+        Err(e) => {
+            eprintln!("holdfast-server: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let (app, handle) = router(args.config, Arc::new(DemoApp));
+    let mut stdout = std::io::stdout();
+    let _ = writeln!(stdout, "listening on http://{addr}");
+    let _ = stdout.flush();
+    tokio::select! {
+        () = serve(listener, app, handle) => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+    ExitCode::SUCCESS
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_args;
+    use holdfast_server::OriginPolicy;
+
+    fn parse(args: &[&str]) -> Result<Option<super::Args>, String> {
+        parse_args(args.iter().map(|s| (*s).to_owned()))
+    }
+
+    #[test]
+    fn defaults_are_loopback_on_8080_without_faults() {
+        let args = parse(&[]).unwrap().unwrap();
+        assert_eq!((args.host.as_str(), args.port), ("127.0.0.1", 8080));
+        assert_eq!(args.config.allowed_origins, OriginPolicy::Loopback);
+        assert!(!args.config.faults_enabled);
+        assert_eq!(args.config.ping_interval_ms, 10_000);
+    }
+
+    #[test]
+    fn flags_are_applied() {
+        let args = parse(&[
+            "--port",
+            "0",
+            "--test-profile",
+            "--www",
+            "www",
+            "--allow-origin",
+            "http://a.example",
+            "--allow-origin",
+            "http://b.example",
+        ])
+        .unwrap()
+        .unwrap();
+        assert_eq!(args.port, 0);
+        assert!(args.config.faults_enabled);
+        assert_eq!(args.config.idle_timeout_ms, 2_500);
+        assert_eq!(
+            args.config.www_dir.as_deref(),
+            Some(std::path::Path::new("www"))
+        );
+        assert_eq!(
+            args.config.allowed_origins,
+            OriginPolicy::List(vec!["http://a.example".into(), "http://b.example".into()])
+        );
+        let any = parse(&["--faults", "--allow-any-origin"]).unwrap().unwrap();
+        assert!(any.config.faults_enabled);
+        assert_eq!(any.config.allowed_origins, OriginPolicy::Any);
+    }
+
+    #[test]
+    fn bad_arguments_are_errors() {
+        assert!(parse(&["--port", "http"]).is_err());
+        assert!(parse(&["--port"]).is_err());
+        assert!(parse(&["--bogus"]).is_err());
+        assert!(parse(&["--help"]).unwrap().is_none());
+    }
+}
