@@ -13,4 +13,7 @@
 
 pub mod config;
 pub mod core;
+pub mod endpoint;
 pub mod protocol;
+#[cfg(target_arch = "wasm32")]
+pub mod web;

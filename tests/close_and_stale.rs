@@ -1,5 +1,6 @@
 //! Closing: exactly one terminal `Close`, nothing after it, from every state; terminal server
 //! answers; inputs from stale connections are ignored.
+#![cfg(not(target_arch = "wasm32"))]
 
 mod sim;
 

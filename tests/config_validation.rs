@@ -1,4 +1,5 @@
 //! Option validation: every error names the option; defaults are documented and valid.
+#![cfg(not(target_arch = "wasm32"))]
 
 use holdfast::config::{Config, Protocol, RawHeartbeat, TransportKind};
 use holdfast::core::Machine;

@@ -1,5 +1,6 @@
 //! Heartbeat and dead-link detection on a simulated clock: exact deadlines, late timers,
 //! frozen pages, probes, ping/pong and RTT.
+#![cfg(not(target_arch = "wasm32"))]
 
 mod sim;
 

@@ -3,6 +3,7 @@
 //! timer strictly later than now and finite (< 2^31 ms ahead). These tests add: the queue stays
 //! within its bounds; exactly one `Close` once closed and nothing pending after it; every
 //! `Send` goes to the live connection.
+#![cfg(not(target_arch = "wasm32"))]
 
 mod sim;
 

@@ -1,4 +1,5 @@
 //! Page lifecycle: offline pauses attempts, online attempts at once and probes open links.
+#![cfg(not(target_arch = "wasm32"))]
 
 mod sim;
 

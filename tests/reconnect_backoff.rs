@@ -1,5 +1,6 @@
 //! Reconnect timing: full jitter after the cap, overflow safety, min-uptime reset, flapping
 //! servers, max attempts, the retry-policy hook and server hints.
+#![cfg(not(target_arch = "wasm32"))]
 
 mod sim;
 

@@ -1,5 +1,6 @@
 //! The send queue: gated on OPEN, bounded by count and bytes, overflow policies, explicit
 //! outcomes, flushed in order before `Open`.
+#![cfg(not(target_arch = "wasm32"))]
 
 mod sim;
 

@@ -1,5 +1,6 @@
 //! The fallback chain: an untrusted failure hands over to the next transport; a trusted drop
 //! retries the same one; an exhausted chain backs off and starts from the top.
+#![cfg(not(target_arch = "wasm32"))]
 
 mod sim;
 

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# `make test`: install what is missing, then every suite; fails on any failure.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+export PATH="$HOME/.cargo/bin:$(pwd)/.tools/node_modules/.bin:$PATH"
+# An exported GECKODRIVER makes `wasm-pack test --chrome` run Firefox (toolchain.md, trap 3).
+unset GECKODRIVER CHROMEDRIVER
+
+echo "== host: core, protocol, config (simulated clock) and server"
+cargo test --workspace
+
+echo "== browsers: headless Chromium and Firefox against the reference server"
+export WASM_BINDGEN_TEST_TIMEOUT=${WASM_BINDGEN_TEST_TIMEOUT:-300}
+bash scripts/with-server.sh wasm-pack test --headless --chrome --firefox -- --test browser

@@ -1,0 +1,253 @@
+//! The pump: the only place the core and JS meet.
+//!
+//! Every JS callback captures a `Weak<Shared>` (never the owner) and calls [`dispatch`]. The pump
+//! pushes the work to the inbox; if a pump is already running further up the stack it returns and
+//! that pump drains it. Otherwise it loops: borrow the machine, feed one piece of work, take every
+//! action and event, **release the borrow**, then perform the actions (JS calls) and deliver the
+//! events (user code). User code may therefore call `send()` or `close()` from inside any handler
+//! without re-entering a borrowed `RefCell`. The single timer is re-armed at the end.
+
+use super::clock;
+use super::counts::{bump, Kind};
+use super::lifecycle::Lifecycle;
+use super::timer::Timeout;
+use super::transport::websocket::{js_message, WsTransport};
+use super::UrlSource;
+use crate::config::TransportKind;
+use crate::core::{Action, ConnId, Event, Input, Instant, Machine, Payload, TransportError};
+use crate::endpoint::transport_url;
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::rc::{Rc, Weak};
+use wasm_bindgen::{JsCast, JsValue};
+
+/// A piece of work for the pump.
+pub(crate) enum Work {
+    Input(Input),
+    Timeout,
+    /// The URL function's promise resolved for attempt `conn`.
+    UrlResolved { conn: ConnId, url: String },
+}
+
+/// Everything one client owns, shared between the handle and the callbacks (which hold `Weak`).
+pub(crate) struct Shared {
+    pub(crate) machine: RefCell<Machine>,
+    inbox: RefCell<VecDeque<Work>>,
+    pumping: Cell<bool>,
+    transport: RefCell<Option<(ConnId, WsTransport)>>,
+    timer: RefCell<Option<(Instant, Timeout)>>,
+    lifecycle: RefCell<Option<Lifecycle>>,
+    url: UrlSource,
+    on_event: RefCell<Box<dyn FnMut(Event)>>,
+    this: Weak<Shared>,
+}
+
+impl Shared {
+    /// Builds the shared state and attaches the lifecycle listeners.
+    pub(crate) fn new(
+        machine: Machine,
+        url: UrlSource,
+        on_event: Box<dyn FnMut(Event)>,
+    ) -> Rc<Shared> {
+        bump(Kind::Client, 1);
+        let shared = Rc::new_cyclic(|this| Shared {
+            machine: RefCell::new(machine),
+            inbox: RefCell::new(VecDeque::new()),
+            pumping: Cell::new(false),
+            transport: RefCell::new(None),
+            timer: RefCell::new(None),
+            lifecycle: RefCell::new(None),
+            url,
+            on_event: RefCell::new(on_event),
+            this: this.clone(),
+        });
+        *shared.lifecycle.borrow_mut() = Some(Lifecycle::attach(shared.sink()));
+        shared
+    }
+
+    /// A callback-safe way to feed inputs: holds only a `Weak`, so dropping the client really
+    /// stops everything.
+    pub(crate) fn sink(&self) -> impl Fn(Input) + Clone + 'static {
+        let weak = self.this.clone();
+        move |input| {
+            if let Some(shared) = weak.upgrade() {
+                dispatch(&shared, Some(Work::Input(input)));
+            }
+        }
+    }
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        bump(Kind::Client, -1);
+    }
+}
+
+/// Queues `work` (if any) and pumps until the machine has nothing left to say.
+pub(crate) fn dispatch(shared: &Rc<Shared>, work: Option<Work>) {
+    if let Some(w) = work {
+        shared.inbox.borrow_mut().push_back(w);
+    }
+    if shared.pumping.replace(true) {
+        return; // the pump further up the stack will drain it
+    }
+    loop {
+        let next = shared.inbox.borrow_mut().pop_front();
+        let had_work = next.is_some();
+        let mut resolved = None;
+        let (actions, events) = {
+            let mut m = shared.machine.borrow_mut();
+            let now = clock::now();
+            match next {
+                Some(Work::Input(input)) => m.handle_input(now, input),
+                Some(Work::Timeout) => m.handle_timeout(now),
+                // A promise that resolves for an attempt already abandoned is ignored.
+                Some(Work::UrlResolved { conn, url }) if m.state().conn() == Some(conn) => {
+                    resolved = Some((conn, m.transport(), url));
+                }
+                Some(Work::UrlResolved { .. }) | None => {}
+            }
+            let actions: Vec<Action> = std::iter::from_fn(|| m.poll_action()).collect();
+            let events: Vec<Event> = std::iter::from_fn(|| m.poll_event()).collect();
+            (actions, events)
+        }; // machine borrow released before any JS or user code runs
+        if let Some((conn, Some(kind), url)) = resolved {
+            open_transport(shared, conn, kind, &url);
+        }
+        let idle = !had_work && actions.is_empty() && events.is_empty();
+        for action in actions {
+            perform(shared, action);
+        }
+        for event in events {
+            let mut cb = shared.on_event.borrow_mut();
+            cb(event);
+        }
+        if idle {
+            break;
+        }
+    }
+    rearm(shared);
+    shared.pumping.set(false);
+}
+
+fn enqueue(shared: &Shared, input: Input) {
+    shared.inbox.borrow_mut().push_back(Work::Input(input));
+}
+
+fn perform(shared: &Rc<Shared>, action: Action) {
+    match action {
+        Action::Connect { conn, transport } => match &shared.url {
+            UrlSource::Fixed(base) => open_transport(shared, conn, transport, base),
+            UrlSource::Function(f) => resolve_url(shared, conn, transport, f),
+        },
+        Action::Send { conn, payload } => {
+            let result = match &*shared.transport.borrow() {
+                Some((c, t)) if *c == conn => t.send(&payload),
+                _ => Ok(()),
+            };
+            if let Err(msg) = result {
+                enqueue(shared, Input::Failed { conn, error: TransportError::Network(msg) });
+            }
+        }
+        Action::Disconnect { conn, code, reason } => {
+            let taken = {
+                let mut slot = shared.transport.borrow_mut();
+                match &*slot {
+                    Some((c, _)) if *c == conn => slot.take(),
+                    _ => None,
+                }
+            };
+            if let Some((_, mut t)) = taken {
+                t.set_close(code, reason);
+                drop(t); // detaches the handlers, then closes
+            }
+        }
+    }
+}
+
+/// Calls the app's URL function (before every attempt: token refresh). A string is used at once;
+/// a promise is awaited and its result fed back as work, checked against the then-current attempt.
+fn resolve_url(shared: &Rc<Shared>, conn: ConnId, transport: TransportKind, f: &js_sys::Function) {
+    let fail = move |msg: String| Input::Failed { conn, error: TransportError::Url(msg) };
+    let value = match f.call0(&JsValue::UNDEFINED) {
+        Ok(v) => v,
+        Err(e) => return enqueue(shared, fail(format!("url function threw: {}", js_message(&e)))),
+    };
+    if let Some(url) = value.as_string() {
+        return open_transport(shared, conn, transport, &url);
+    }
+    let Ok(promise) = value.dyn_into::<js_sys::Promise>() else {
+        return enqueue(shared, fail("url function returned neither a string nor a Promise".into()));
+    };
+    let weak = Rc::downgrade(shared);
+    wasm_bindgen_futures::spawn_local(async move {
+        let result = wasm_bindgen_futures::JsFuture::from(promise).await;
+        let Some(shared) = weak.upgrade() else { return };
+        let work = match result.map(|v| v.as_string()) {
+            Ok(Some(url)) => Work::UrlResolved { conn, url },
+            Ok(None) => Work::Input(fail("url promise resolved to a non-string".into())),
+            Err(e) => Work::Input(fail(format!("url promise rejected: {}", js_message(&e)))),
+        };
+        dispatch(&shared, Some(work));
+    });
+}
+
+fn open_transport(shared: &Rc<Shared>, conn: ConnId, transport: TransportKind, base: &str) {
+    let protocol = shared.machine.borrow().config().protocol.clone();
+    let url = match transport_url(base, transport, &protocol) {
+        Ok(url) => url,
+        Err(msg) => return enqueue(shared, Input::Failed { conn, error: TransportError::Url(msg) }),
+    };
+    let opened = match transport {
+        TransportKind::WebSocket => WsTransport::open(&url, conn, shared.sink()),
+        TransportKind::Sse | TransportKind::LongPolling | TransportKind::Polling => {
+            Err(format!("transport `{transport}` is not available in this build"))
+        }
+    };
+    match opened {
+        Ok(t) => {
+            let old = shared.transport.borrow_mut().replace((conn, t));
+            drop(old); // there is none: the core disconnects before it connects again
+        }
+        Err(msg) => enqueue(shared, Input::Failed { conn, error: TransportError::Network(msg) }),
+    }
+}
+
+/// Re-arms the one timer to the core's earliest deadline; tears everything down once closed.
+fn rearm(shared: &Rc<Shared>) {
+    let (deadline, closed) = {
+        let m = shared.machine.borrow();
+        (m.poll_timeout(), m.state_kind() == crate::core::StateKind::Closed)
+    };
+    if closed {
+        let timer = shared.timer.borrow_mut().take();
+        let lifecycle = shared.lifecycle.borrow_mut().take();
+        let transport = shared.transport.borrow_mut().take();
+        drop((timer, lifecycle, transport));
+        return;
+    }
+    let Some(deadline) = deadline else {
+        let old = shared.timer.borrow_mut().take();
+        drop(old);
+        return;
+    };
+    if matches!(&*shared.timer.borrow(), Some((at, _)) if *at == deadline) {
+        return;
+    }
+    let weak = Rc::downgrade(shared);
+    let delay = deadline.since(clock::now());
+    let timeout = Timeout::new(delay, move || {
+        if let Some(shared) = weak.upgrade() {
+            dispatch(&shared, Some(Work::Timeout));
+        }
+    });
+    let old = std::mem::replace(&mut *shared.timer.borrow_mut(), timeout.map(|t| (deadline, t)));
+    drop(old);
+}
+
+/// Sends through the machine and pumps what it produced. Safe to call from inside any handler.
+pub(crate) fn send(shared: &Rc<Shared>, payload: Payload) -> crate::core::SendOutcome {
+    let outcome = shared.machine.borrow_mut().send(clock::now(), payload);
+    dispatch(shared, None);
+    outcome
+}

@@ -1,0 +1,112 @@
+//! The WebSocket transport.
+
+use crate::core::{ConnId, Input, Payload};
+use crate::web::counts::{bump, Kind};
+use wasm_bindgen::closure::Closure;
+use wasm_bindgen::JsCast;
+use web_sys::{BinaryType, CloseEvent, Event, MessageEvent, WebSocket};
+
+/// An open or opening WebSocket and its four handlers. Dropping it detaches the handlers, then
+/// closes the socket — so a socket we abandoned can never feed stale events back.
+pub(crate) struct WsTransport {
+    ws: WebSocket,
+    close_code: u16,
+    close_reason: String,
+    // Kept only so the handlers live exactly as long as the socket they are attached to.
+    _handlers: Handlers,
+}
+
+struct Handlers {
+    _open: Closure<dyn FnMut(Event)>,
+    _message: Closure<dyn FnMut(MessageEvent)>,
+    _close: Closure<dyn FnMut(CloseEvent)>,
+}
+
+impl WsTransport {
+    /// Opens `url` as connection `conn`; every event becomes an [`Input`] passed to `sink`.
+    /// Fails with the browser's message for an invalid URL or a blocked port.
+    pub(crate) fn open(
+        url: &str,
+        conn: ConnId,
+        sink: impl Fn(Input) + Clone + 'static,
+    ) -> Result<WsTransport, String> {
+        let ws = WebSocket::new(url).map_err(|e| js_message(&e))?;
+        // Blobs are read asynchronously and can reorder messages; array buffers cannot.
+        ws.set_binary_type(BinaryType::Arraybuffer);
+        let s = sink.clone();
+        let open = Closure::<dyn FnMut(Event)>::new(move |_| s(Input::Opened { conn }));
+        let s = sink.clone();
+        let message = Closure::<dyn FnMut(MessageEvent)>::new(move |e: MessageEvent| {
+            let data = e.data();
+            let payload = if let Some(text) = data.as_string() {
+                Payload::Text(text)
+            } else if let Some(buf) = data.dyn_ref::<js_sys::ArrayBuffer>() {
+                Payload::Binary(js_sys::Uint8Array::new(buf).to_vec())
+            } else {
+                // Not reachable with binaryType = arraybuffer; dropped rather than guessed at.
+                return;
+            };
+            s(Input::Received { conn, payload });
+        });
+        let s = sink;
+        // `error` is always followed by `close`, which carries the code; one signal is enough.
+        let close = Closure::<dyn FnMut(CloseEvent)>::new(move |e: CloseEvent| {
+            s(Input::Closed {
+                conn,
+                code: e.code(),
+                reason: e.reason(),
+            })
+        });
+        ws.set_onopen(Some(open.as_ref().unchecked_ref()));
+        ws.set_onmessage(Some(message.as_ref().unchecked_ref()));
+        ws.set_onclose(Some(close.as_ref().unchecked_ref()));
+        bump(Kind::Socket, 1);
+        bump(Kind::Listener, 3);
+        Ok(WsTransport {
+            ws,
+            close_code: 1000,
+            close_reason: String::new(),
+            _handlers: Handlers {
+                _open: open,
+                _message: message,
+                _close: close,
+            },
+        })
+    }
+
+    /// Sends one message now.
+    pub(crate) fn send(&self, payload: &Payload) -> Result<(), String> {
+        match payload {
+            Payload::Text(t) => self.ws.send_with_str(t),
+            Payload::Binary(b) => self.ws.send_with_u8_array(b),
+        }
+        .map_err(|e| js_message(&e))
+    }
+
+    /// Sets the code and reason the socket is closed with when dropped.
+    pub(crate) fn set_close(&mut self, code: u16, reason: String) {
+        self.close_code = code;
+        self.close_reason = reason;
+    }
+}
+
+impl Drop for WsTransport {
+    fn drop(&mut self) {
+        self.ws.set_onopen(None);
+        self.ws.set_onmessage(None);
+        self.ws.set_onclose(None);
+        let _ = self
+            .ws
+            .close_with_code_and_reason(self.close_code, &self.close_reason);
+        bump(Kind::Socket, -1);
+        bump(Kind::Listener, -3);
+    }
+}
+
+/// A readable message from a thrown JS value.
+pub(crate) fn js_message(e: &wasm_bindgen::JsValue) -> String {
+    if let Some(err) = e.dyn_ref::<js_sys::Error>() {
+        return String::from(err.message());
+    }
+    e.as_string().unwrap_or_else(|| "unknown error".to_owned())
+}

@@ -1,0 +1,15 @@
+//! Browser tests: the real client in headless Chromium and Firefox against the real reference
+//! server (`holdfast-server --test-profile`, started by `make test`, address passed at compile
+//! time in `HOLDFAST_TEST_SERVER`). Faults come from the server's fault controls.
+//!
+//! Tests share one server, so each one starts by clearing faults and ends by closing its client.
+#![cfg(target_arch = "wasm32")]
+
+mod util;
+
+mod echo;
+mod faults;
+mod leaks;
+mod raw_mode;
+
+wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);

@@ -1,0 +1,150 @@
+//! Shared helpers: the server address, fault controls, an event recorder, sleeping.
+
+use holdfast::config::Config;
+use holdfast::core::{DisconnectReason, Event, Payload};
+use holdfast::web::{Client, UrlSource};
+use js_sys::{Function, Promise, Reflect};
+use std::cell::RefCell;
+use std::rc::Rc;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
+
+pub const SERVER: &str = match option_env!("HOLDFAST_TEST_SERVER") {
+    Some(s) => s,
+    None => "http://127.0.0.1:9477",
+};
+
+#[wasm_bindgen]
+extern "C" {
+    #[wasm_bindgen(js_name = fetch)]
+    fn js_fetch(url: &str, init: &JsValue) -> Promise;
+    #[wasm_bindgen(js_name = setTimeout)]
+    fn set_timeout(f: &Function, ms: i32);
+    #[wasm_bindgen(js_namespace = performance, js_name = now)]
+    pub fn now() -> f64;
+}
+
+/// The protocol base URL of the test server.
+pub fn base() -> String {
+    format!("{SERVER}/holdfast")
+}
+
+/// Client timers matching the server's test profile (ping 1 s, idle 2.5 s, connect 2 s).
+pub fn test_config() -> Config {
+    Config {
+        heartbeat_interval_ms: 500,
+        heartbeat_timeout_ms: 2_500,
+        freeze_probe_ms: 500,
+        connect_timeout_ms: 2_000,
+        reconnect_delay_ms: 100,
+        reconnect_max_delay_ms: 1_000,
+        min_uptime_ms: 1_000,
+        ..Config::default()
+    }
+}
+
+pub async fn sleep(ms: i32) {
+    let p = Promise::new(&mut |resolve, _| set_timeout(&resolve, ms));
+    let _ = JsFuture::from(p).await;
+}
+
+async fn fetch_json(url: &str, method: &str) -> JsValue {
+    let init = js_sys::Object::new();
+    Reflect::set(&init, &"method".into(), &method.into()).unwrap();
+    let resp = JsFuture::from(js_fetch(url, &init)).await.expect("fetch failed");
+    let resp: web_sys::Response = resp.dyn_into().unwrap();
+    assert!(resp.ok(), "{method} {url} -> {}", resp.status());
+    JsFuture::from(resp.text().unwrap()).await.unwrap()
+}
+
+/// Triggers a server fault (`drop`, `silent`, `recover`, `down?ms=2000`, …).
+pub async fn fault(path: &str) {
+    fetch_json(&format!("{SERVER}/_fault/{path}"), "POST").await;
+}
+
+/// WELCOMEs the server has sent since it started (one per successful handshake).
+pub async fn server_handshakes() -> u64 {
+    let text = fetch_json(&format!("{SERVER}/_fault/stats"), "GET").await;
+    let v = js_sys::JSON::parse(&text.as_string().unwrap()).unwrap();
+    Reflect::get(&v, &"handshakes".into()).unwrap().as_f64().unwrap() as u64
+}
+
+/// Every event a client emitted, with the `performance.now()` it arrived at.
+#[derive(Clone, Default)]
+pub struct Recorder(pub Rc<RefCell<Vec<(f64, Event)>>>);
+
+impl Recorder {
+    pub fn count(&self, pred: impl Fn(&Event) -> bool) -> usize {
+        self.0.borrow().iter().filter(|(_, e)| pred(e)).count()
+    }
+
+    pub fn opens(&self) -> usize {
+        self.count(|e| matches!(e, Event::Open { .. }))
+    }
+
+    pub fn closes(&self) -> usize {
+        self.count(|e| matches!(e, Event::Close { .. }))
+    }
+
+    pub fn messages(&self) -> Vec<Payload> {
+        self.0
+            .borrow()
+            .iter()
+            .filter_map(|(_, e)| match e {
+                Event::Message(p) => Some(p.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Time of the first event after index `from` matching `pred`.
+    pub fn time_of(&self, from: usize, pred: impl Fn(&Event) -> bool) -> Option<f64> {
+        self.0.borrow().iter().skip(from).find(|(_, e)| pred(e)).map(|(t, _)| *t)
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.borrow().len()
+    }
+
+    /// Polls every 10 ms until `pred` holds or `timeout_ms` passes; returns whether it held.
+    pub async fn wait(&self, timeout_ms: f64, pred: impl Fn(&Recorder) -> bool) -> bool {
+        let start = now();
+        while now() - start < timeout_ms {
+            if pred(self) {
+                return true;
+            }
+            sleep(10).await;
+        }
+        pred(self)
+    }
+
+    pub fn dump(&self) -> String {
+        format!("{:#?}", self.0.borrow())
+    }
+}
+
+pub fn is_dead_link(e: &Event) -> bool {
+    matches!(e, Event::Reconnecting { reason: DisconnectReason::DeadLink, .. })
+}
+
+/// A client on the test server's protocol endpoint, recording its events.
+pub fn client_with(url: UrlSource, config: Config) -> (Client, Recorder) {
+    let rec = Recorder::default();
+    let sink = rec.clone();
+    let client = Client::connect(url, config, move |e| sink.0.borrow_mut().push((now(), e)))
+        .expect("valid config");
+    (client, rec)
+}
+
+pub fn client() -> (Client, Recorder) {
+    client_with(UrlSource::Fixed(base()), test_config())
+}
+
+pub fn text(s: &str) -> Payload {
+    Payload::Text(s.to_owned())
+}
+
+/// Logs a measurement so it shows in the test output.
+pub fn report(what: &str, ms: f64) {
+    web_sys::console::log_1(&format!("MEASURED {what}: {ms:.0} ms").into());
+}
