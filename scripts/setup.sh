@@ -52,4 +52,11 @@ if [ ! -x "$TOOLS/node_modules/.bin/wasm-opt" ]; then
   mkdir -p "$TOOLS"
   npm install --prefix "$TOOLS" --no-audit --no-fund --silent binaryen@132
 fi
+# Playwright's driver only (never `playwright install`: it downloads browsers); it drives
+# Debian's Chromium for the end-to-end test of the npm package and the demo page.
+if [ ! -d "$TOOLS/node_modules/playwright-core" ]; then
+  log "npm install playwright-core into .tools/"
+  mkdir -p "$TOOLS"
+  npm install --prefix "$TOOLS" --no-audit --no-fund --silent playwright-core@1
+fi
 log "toolchain ready (wasm-bindgen $WB_VERSION)"

@@ -13,3 +13,9 @@ cargo test --workspace
 echo "== browsers: headless Chromium and Firefox against the reference server"
 export WASM_BINDGEN_TEST_TIMEOUT=${WASM_BINDGEN_TEST_TIMEOUT:-300}
 bash scripts/with-server.sh wasm-pack test --headless --chrome --firefox -- --test browser
+
+echo "== end to end: the npm package and the demo page in headless Chromium (playwright-core)"
+bash scripts/pkg.sh
+SERVER_ARGS="--www www --pkg pkg" PLAYWRIGHT_CORE="$(pwd)/.tools/node_modules/playwright-core" \
+  bash scripts/with-server.sh sh -c 'node tests/e2e/demo.mjs "$HOLDFAST_TEST_SERVER"'
+echo "== all tests passed"

@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build -q -p holdfast-server
 LOG=$(mktemp)
-./target/debug/holdfast-server --test-profile --port 0 >"$LOG" 2>&1 &
+./target/debug/holdfast-server --test-profile --port 0 ${SERVER_ARGS:-} >"$LOG" 2>&1 &
 PID=$!
 trap 'kill $PID 2>/dev/null || true; wait $PID 2>/dev/null || true; rm -f "$LOG"' EXIT
 for _ in $(seq 1 100); do

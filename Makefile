@@ -1,0 +1,29 @@
+# The README's contract. Each target installs what is missing first (scripts/setup.sh), so
+# every one of them works on a fresh Debian 12 machine.
+PORT ?= 8080
+export PATH := $(HOME)/.cargo/bin:$(CURDIR)/.tools/node_modules/.bin:$(PATH)
+
+.PHONY: setup test demo pkg lint
+
+## setup: install the toolchain (wasm32 target, wasm-pack, wasm-bindgen-cli, browsers, drivers, wasm-opt)
+setup:
+	bash scripts/setup.sh
+
+## test: every suite: host (core, protocol, server), headless Chromium + Firefox, end to end
+test:
+	bash scripts/test.sh
+
+## pkg: build the npm package into pkg/
+pkg: setup
+	bash scripts/pkg.sh
+
+## demo: build everything and serve the demo on http://127.0.0.1:$(PORT)
+demo: pkg
+	cargo build -p holdfast-server
+	./target/debug/holdfast-server --port $(PORT) --www www --pkg pkg --faults
+
+## lint: formatting and clippy for host and wasm32
+lint: setup
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets -- -D warnings
+	cargo clippy -p holdfast --target wasm32-unknown-unknown --all-targets -- -D warnings
