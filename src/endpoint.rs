@@ -59,9 +59,18 @@ mod tests {
     fn maps_schemes_paths_and_keeps_the_query() {
         let p = Protocol::Holdfast;
         let u = |b| transport_url(b, WebSocket, &p);
-        assert_eq!(u("http://h:8080/holdfast").as_deref(), Ok("ws://h:8080/holdfast/ws"));
-        assert_eq!(u("https://h/holdfast/").as_deref(), Ok("wss://h/holdfast/ws"));
-        assert_eq!(u("wss://h/hf?token=a#frag").as_deref(), Ok("wss://h/hf/ws?token=a"));
+        assert_eq!(
+            u("http://h:8080/holdfast").as_deref(),
+            Ok("ws://h:8080/holdfast/ws")
+        );
+        assert_eq!(
+            u("https://h/holdfast/").as_deref(),
+            Ok("wss://h/holdfast/ws")
+        );
+        assert_eq!(
+            u("wss://h/hf?token=a#frag").as_deref(),
+            Ok("wss://h/hf/ws?token=a")
+        );
         assert_eq!(u("HTTP://h").as_deref(), Ok("ws://h/ws"));
         assert_eq!(
             transport_url("https://h/hf?t=1", Sse, &p).as_deref(),
@@ -75,8 +84,18 @@ mod tests {
 
     #[test]
     fn rejects_what_is_not_a_url() {
-        for bad in ["", "/holdfast", "h/holdfast", "ftp://h", "http://", "http:///x"] {
-            assert!(transport_url(bad, WebSocket, &Protocol::Holdfast).is_err(), "{bad}");
+        for bad in [
+            "",
+            "/holdfast",
+            "h/holdfast",
+            "ftp://h",
+            "http://",
+            "http:///x",
+        ] {
+            assert!(
+                transport_url(bad, WebSocket, &Protocol::Holdfast).is_err(),
+                "{bad}"
+            );
         }
     }
 }

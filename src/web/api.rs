@@ -101,7 +101,9 @@ pub(crate) fn parse_options(options: &JsValue) -> Result<Config, JsValue> {
         for v in Array::from(&list).iter() {
             let name = v.as_string().unwrap_or_default();
             let t = TransportKind::parse(&name).ok_or_else(|| {
-                type_error(format!("invalid option `transports`: unknown transport `{name}`"))
+                type_error(format!(
+                    "invalid option `transports`: unknown transport `{name}`"
+                ))
             })?;
             if t != TransportKind::WebSocket {
                 return Err(type_error(format!(
@@ -123,7 +125,11 @@ pub(crate) fn parse_options(options: &JsValue) -> Result<Config, JsValue> {
                     pong: string(&hb, "pong")
                         .map_err(|_| type_error("invalid option `rawHeartbeat.pong`"))?,
                 }),
-                Some(_) => return Err(type_error("invalid option `rawHeartbeat`: must be an object")),
+                Some(_) => {
+                    return Err(type_error(
+                        "invalid option `rawHeartbeat`: must be an object",
+                    ))
+                }
             };
             c.protocol = Protocol::Raw(hb);
         }
@@ -134,7 +140,9 @@ pub(crate) fn parse_options(options: &JsValue) -> Result<Config, JsValue> {
         }
     }
     if c.protocol == Protocol::Holdfast && get(options, "rawHeartbeat").is_some() {
-        return Err(type_error("invalid option `rawHeartbeat`: only with protocol \"raw\""));
+        return Err(type_error(
+            "invalid option `rawHeartbeat`: only with protocol \"raw\"",
+        ));
     }
     let ms = |key: &str, slot: &mut u64| -> Result<(), JsValue> {
         if let Some(v) = integer(options, key)? {
@@ -216,7 +224,11 @@ fn to_js(event: Event) -> (&'static str, Object) {
             set(&d, "data", Uint8Array::from(b.as_slice()).buffer());
             "message"
         }
-        Event::Reconnecting { attempt, delay_ms, reason } => {
+        Event::Reconnecting {
+            attempt,
+            delay_ms,
+            reason,
+        } => {
             set(&d, "attempt", attempt);
             set(&d, "delayMs", delay_ms as f64);
             set(&d, "reason", reason.to_string());
@@ -233,7 +245,11 @@ fn to_js(event: Event) -> (&'static str, Object) {
             set(&d, "message", e.to_string());
             "error"
         }
-        Event::Close { code, reason, was_clean } => {
+        Event::Close {
+            code,
+            reason,
+            was_clean,
+        } => {
             set(&d, "code", code);
             set(&d, "reason", reason);
             set(&d, "wasClean", was_clean);
@@ -257,7 +273,11 @@ impl HoldfastCore {
     /// `url` is a base URL string, or a function returning one (or a Promise of one), called
     /// before every attempt. `onEvent(type, detail)` receives every event.
     #[wasm_bindgen(constructor)]
-    pub fn new(url: JsValue, options: JsValue, on_event: Function) -> Result<HoldfastCore, JsValue> {
+    pub fn new(
+        url: JsValue,
+        options: JsValue,
+        on_event: Function,
+    ) -> Result<HoldfastCore, JsValue> {
         let url = if let Some(s) = url.as_string() {
             UrlSource::Fixed(s)
         } else if let Some(f) = url.dyn_ref::<Function>() {
@@ -343,9 +363,17 @@ impl HoldfastCore {
     pub fn stats(&self) -> Object {
         let s = self.client.stats();
         let o = Object::new();
-        set(&o, "rttMs", s.rtt_ms.map_or(JsValue::NULL, |r| (r as f64).into()));
+        set(
+            &o,
+            "rttMs",
+            s.rtt_ms.map_or(JsValue::NULL, |r| (r as f64).into()),
+        );
         set(&o, "reconnects", s.reconnects as f64);
-        set(&o, "transport", s.transport.map_or(JsValue::NULL, |t| t.name().into()));
+        set(
+            &o,
+            "transport",
+            s.transport.map_or(JsValue::NULL, |t| t.name().into()),
+        );
         set(&o, "messagesSent", s.messages_sent as f64);
         set(&o, "messagesReceived", s.messages_received as f64);
         set(&o, "bytesSent", s.bytes_sent as f64);

@@ -24,7 +24,9 @@ pub struct Client {
 
 impl std::fmt::Debug for Client {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Client").field("state", &self.state()).finish()
+        f.debug_struct("Client")
+            .field("state", &self.state())
+            .finish()
     }
 }
 

@@ -13,6 +13,10 @@ extern "C" {
 pub(crate) fn now() -> Instant {
     let ms = performance_now();
     // performance.now() is finite and ≥ 0; the guard keeps a broken polyfill from yielding junk.
-    let ms = if ms.is_finite() && ms > 0.0 { ms as u64 } else { 0 };
+    let ms = if ms.is_finite() && ms > 0.0 {
+        ms as u64
+    } else {
+        0
+    };
     Instant::from_millis(ms)
 }

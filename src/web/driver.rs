@@ -26,7 +26,10 @@ pub(crate) enum Work {
     Input(Input),
     Timeout,
     /// The URL function's promise resolved for attempt `conn`.
-    UrlResolved { conn: ConnId, url: String },
+    UrlResolved {
+        conn: ConnId,
+        url: String,
+    },
 }
 
 /// Everything one client owns, shared between the handle and the callbacks (which hold `Weak`).
@@ -146,7 +149,13 @@ fn perform(shared: &Rc<Shared>, action: Action) {
                 _ => Ok(()),
             };
             if let Err(msg) = result {
-                enqueue(shared, Input::Failed { conn, error: TransportError::Network(msg) });
+                enqueue(
+                    shared,
+                    Input::Failed {
+                        conn,
+                        error: TransportError::Network(msg),
+                    },
+                );
             }
         }
         Action::Disconnect { conn, code, reason } => {
@@ -168,16 +177,27 @@ fn perform(shared: &Rc<Shared>, action: Action) {
 /// Calls the app's URL function (before every attempt: token refresh). A string is used at once;
 /// a promise is awaited and its result fed back as work, checked against the then-current attempt.
 fn resolve_url(shared: &Rc<Shared>, conn: ConnId, transport: TransportKind, f: &js_sys::Function) {
-    let fail = move |msg: String| Input::Failed { conn, error: TransportError::Url(msg) };
+    let fail = move |msg: String| Input::Failed {
+        conn,
+        error: TransportError::Url(msg),
+    };
     let value = match f.call0(&JsValue::UNDEFINED) {
         Ok(v) => v,
-        Err(e) => return enqueue(shared, fail(format!("url function threw: {}", js_message(&e)))),
+        Err(e) => {
+            return enqueue(
+                shared,
+                fail(format!("url function threw: {}", js_message(&e))),
+            )
+        }
     };
     if let Some(url) = value.as_string() {
         return open_transport(shared, conn, transport, &url);
     }
     let Ok(promise) = value.dyn_into::<js_sys::Promise>() else {
-        return enqueue(shared, fail("url function returned neither a string nor a Promise".into()));
+        return enqueue(
+            shared,
+            fail("url function returned neither a string nor a Promise".into()),
+        );
     };
     let weak = Rc::downgrade(shared);
     wasm_bindgen_futures::spawn_local(async move {
@@ -196,20 +216,34 @@ fn open_transport(shared: &Rc<Shared>, conn: ConnId, transport: TransportKind, b
     let protocol = shared.machine.borrow().config().protocol.clone();
     let url = match transport_url(base, transport, &protocol) {
         Ok(url) => url,
-        Err(msg) => return enqueue(shared, Input::Failed { conn, error: TransportError::Url(msg) }),
+        Err(msg) => {
+            return enqueue(
+                shared,
+                Input::Failed {
+                    conn,
+                    error: TransportError::Url(msg),
+                },
+            )
+        }
     };
     let opened = match transport {
         TransportKind::WebSocket => WsTransport::open(&url, conn, shared.sink()),
-        TransportKind::Sse | TransportKind::LongPolling | TransportKind::Polling => {
-            Err(format!("transport `{transport}` is not available in this build"))
-        }
+        TransportKind::Sse | TransportKind::LongPolling | TransportKind::Polling => Err(format!(
+            "transport `{transport}` is not available in this build"
+        )),
     };
     match opened {
         Ok(t) => {
             let old = shared.transport.borrow_mut().replace((conn, t));
             drop(old); // there is none: the core disconnects before it connects again
         }
-        Err(msg) => enqueue(shared, Input::Failed { conn, error: TransportError::Network(msg) }),
+        Err(msg) => enqueue(
+            shared,
+            Input::Failed {
+                conn,
+                error: TransportError::Network(msg),
+            },
+        ),
     }
 }
 
@@ -217,7 +251,10 @@ fn open_transport(shared: &Rc<Shared>, conn: ConnId, transport: TransportKind, b
 fn rearm(shared: &Rc<Shared>) {
     let (deadline, closed) = {
         let m = shared.machine.borrow();
-        (m.poll_timeout(), m.state_kind() == crate::core::StateKind::Closed)
+        (
+            m.poll_timeout(),
+            m.state_kind() == crate::core::StateKind::Closed,
+        )
     };
     if closed {
         let timer = shared.timer.borrow_mut().take();
@@ -238,10 +275,18 @@ fn rearm(shared: &Rc<Shared>) {
     let delay = deadline.since(clock::now());
     let timeout = Timeout::new(delay, move || {
         if let Some(shared) = weak.upgrade() {
+            // A fired timer is spent: clear the slot so the pump always arms a fresh one. Timers
+            // can fire before `performance.now()` reaches the deadline (Firefox coarsens the
+            // clock); keeping the slot would make `rearm` skip the same deadline forever.
+            let spent = shared.timer.borrow_mut().take();
             dispatch(&shared, Some(Work::Timeout));
+            drop(spent); // after the pump: this closure is the one running
         }
     });
-    let old = std::mem::replace(&mut *shared.timer.borrow_mut(), timeout.map(|t| (deadline, t)));
+    let old = std::mem::replace(
+        &mut *shared.timer.borrow_mut(),
+        timeout.map(|t| (deadline, t)),
+    );
     drop(old);
 }
 

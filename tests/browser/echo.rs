@@ -13,12 +13,26 @@ use wasm_bindgen_test::wasm_bindgen_test;
 async fn opens_and_echoes_text_and_binary() {
     fault("recover").await;
     let (c, rec) = client();
-    assert!(rec.wait(5_000.0, |r| r.opens() == 1).await, "{}", rec.dump());
+    assert!(
+        rec.wait(5_000.0, |r| r.opens() == 1).await,
+        "{}",
+        rec.dump()
+    );
     assert_eq!(c.state(), StateKind::Open);
     assert_eq!(c.send(text("hello")), SendOutcome::Sent);
-    assert_eq!(c.send(Payload::Binary(vec![0, 1, 2, 255])), SendOutcome::Sent);
-    assert!(rec.wait(3_000.0, |r| r.messages().len() == 2).await, "{}", rec.dump());
-    assert_eq!(rec.messages(), vec![text("hello"), Payload::Binary(vec![0, 1, 2, 255])]);
+    assert_eq!(
+        c.send(Payload::Binary(vec![0, 1, 2, 255])),
+        SendOutcome::Sent
+    );
+    assert!(
+        rec.wait(3_000.0, |r| r.messages().len() == 2).await,
+        "{}",
+        rec.dump()
+    );
+    assert_eq!(
+        rec.messages(),
+        vec![text("hello"), Payload::Binary(vec![0, 1, 2, 255])]
+    );
     assert_eq!(c.stats().messages_received, 2);
     c.close(1000, "done");
 }
@@ -31,7 +45,11 @@ async fn sends_before_open_are_queued_and_delivered_in_order() {
         assert_eq!(c.send(text(&format!("q{i}"))), SendOutcome::Queued);
     }
     assert!(c.buffered_amount() > 0);
-    assert!(rec.wait(5_000.0, |r| r.messages().len() == 20).await, "{}", rec.dump());
+    assert!(
+        rec.wait(5_000.0, |r| r.messages().len() == 20).await,
+        "{}",
+        rec.dump()
+    );
     let want: Vec<Payload> = (0..20).map(|i| text(&format!("q{i}"))).collect();
     assert_eq!(rec.messages(), want);
     assert_eq!(c.buffered_amount(), 0);
@@ -49,11 +67,22 @@ async fn close_emits_exactly_one_close_event_and_stops_attempting() {
     let handshakes = server_handshakes().await;
     // Long enough for several backoff rounds if the client were still trying.
     sleep(1_500).await;
-    assert_eq!(server_handshakes().await, handshakes, "attempts after close");
+    assert_eq!(
+        server_handshakes().await,
+        handshakes,
+        "attempts after close"
+    );
     assert_eq!(rec.closes(), 1);
     assert!(matches!(
         rec.0.borrow().last(),
-        Some((_, Event::Close { code: 4321, was_clean: true, .. }))
+        Some((
+            _,
+            Event::Close {
+                code: 4321,
+                was_clean: true,
+                ..
+            }
+        ))
     ));
     assert_eq!(c.state(), StateKind::Closed);
     assert_eq!(c.send(text("late")).name(), "rejected");
@@ -77,13 +106,25 @@ async fn url_function_is_called_before_every_attempt() {
     });
     let func: js_sys::Function = f.as_ref().unchecked_ref::<js_sys::Function>().clone();
     let (c, rec) = client_with(UrlSource::Function(func), test_config());
-    assert!(rec.wait(5_000.0, |r| r.opens() == 1).await, "{}", rec.dump());
+    assert!(
+        rec.wait(5_000.0, |r| r.opens() == 1).await,
+        "{}",
+        rec.dump()
+    );
     assert_eq!(calls.get(), 1);
     fault("drop").await;
-    assert!(rec.wait(5_000.0, |r| r.opens() == 2).await, "{}", rec.dump());
+    assert!(
+        rec.wait(5_000.0, |r| r.opens() == 2).await,
+        "{}",
+        rec.dump()
+    );
     assert_eq!(calls.get(), 2, "promise-returning call");
     fault("drop").await;
-    assert!(rec.wait(5_000.0, |r| r.opens() == 3).await, "{}", rec.dump());
+    assert!(
+        rec.wait(5_000.0, |r| r.opens() == 3).await,
+        "{}",
+        rec.dump()
+    );
     assert_eq!(calls.get(), 3);
     c.close(1000, "done");
     drop(f);

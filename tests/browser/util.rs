@@ -51,7 +51,9 @@ pub async fn sleep(ms: i32) {
 async fn fetch_json(url: &str, method: &str) -> JsValue {
     let init = js_sys::Object::new();
     Reflect::set(&init, &"method".into(), &method.into()).unwrap();
-    let resp = JsFuture::from(js_fetch(url, &init)).await.expect("fetch failed");
+    let resp = JsFuture::from(js_fetch(url, &init))
+        .await
+        .expect("fetch failed");
     let resp: web_sys::Response = resp.dyn_into().unwrap();
     assert!(resp.ok(), "{method} {url} -> {}", resp.status());
     JsFuture::from(resp.text().unwrap()).await.unwrap()
@@ -66,7 +68,10 @@ pub async fn fault(path: &str) {
 pub async fn server_handshakes() -> u64 {
     let text = fetch_json(&format!("{SERVER}/_fault/stats"), "GET").await;
     let v = js_sys::JSON::parse(&text.as_string().unwrap()).unwrap();
-    Reflect::get(&v, &"handshakes".into()).unwrap().as_f64().unwrap() as u64
+    Reflect::get(&v, &"handshakes".into())
+        .unwrap()
+        .as_f64()
+        .unwrap() as u64
 }
 
 /// Every event a client emitted, with the `performance.now()` it arrived at.
@@ -99,7 +104,12 @@ impl Recorder {
 
     /// Time of the first event after index `from` matching `pred`.
     pub fn time_of(&self, from: usize, pred: impl Fn(&Event) -> bool) -> Option<f64> {
-        self.0.borrow().iter().skip(from).find(|(_, e)| pred(e)).map(|(t, _)| *t)
+        self.0
+            .borrow()
+            .iter()
+            .skip(from)
+            .find(|(_, e)| pred(e))
+            .map(|(t, _)| *t)
     }
 
     pub fn len(&self) -> usize {
@@ -124,7 +134,13 @@ impl Recorder {
 }
 
 pub fn is_dead_link(e: &Event) -> bool {
-    matches!(e, Event::Reconnecting { reason: DisconnectReason::DeadLink, .. })
+    matches!(
+        e,
+        Event::Reconnecting {
+            reason: DisconnectReason::DeadLink,
+            ..
+        }
+    )
 }
 
 /// A client on the test server's protocol endpoint, recording its events.
