@@ -12,7 +12,7 @@ cargo test --workspace
 
 echo "== browsers: headless Chromium and Firefox against the reference server"
 export WASM_BINDGEN_TEST_TIMEOUT=${WASM_BINDGEN_TEST_TIMEOUT:-300}
-bash scripts/with-server.sh wasm-pack test --headless --chrome --firefox -- --test browser
+bash scripts/with-server.sh wasm-pack test --headless --chrome --firefox -- --test browser -- --nocapture
 
 echo "== end to end: the npm package and the demo page in headless Chromium (playwright-core)"
 bash scripts/pkg.sh

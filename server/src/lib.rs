@@ -87,9 +87,25 @@ impl Shared {
         }
     }
 
+    /// Admits a WebSocket upgrade request, or answers it: 403 for a disallowed `Origin` or the
+    /// `refuse-ws` fault, axum's rejection for a request that is not an upgrade.
+    pub(crate) fn admit(
+        &self,
+        headers: &HeaderMap,
+        upgrade: Result<
+            axum::extract::ws::WebSocketUpgrade,
+            axum::extract::ws::rejection::WebSocketUpgradeRejection,
+        >,
+    ) -> Result<axum::extract::ws::WebSocketUpgrade, Response> {
+        if let Some(refusal) = self.refuse_upgrade(headers) {
+            return Err(refusal);
+        }
+        upgrade.map_err(IntoResponse::into_response)
+    }
+
     /// The answer to a WebSocket upgrade request that must be refused before upgrading: a
     /// disallowed `Origin` or the `refuse-ws` fault. `None` = go ahead.
-    pub(crate) fn refuse_upgrade(&self, headers: &HeaderMap) -> Option<Response> {
+    fn refuse_upgrade(&self, headers: &HeaderMap) -> Option<Response> {
         let origin = headers
             .get(header::ORIGIN)
             .map(|v| v.to_str().unwrap_or("\u{0}"));

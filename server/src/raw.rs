@@ -13,7 +13,7 @@ use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
 use axum::http::HeaderMap;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::{sleep_until, timeout, Instant};
@@ -24,12 +24,9 @@ pub(crate) async fn handler(
     headers: HeaderMap,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
-    if let Some(refusal) = shared.refuse_upgrade(&headers) {
-        return refusal;
-    }
-    let upgrade = match upgrade {
+    let upgrade = match shared.admit(&headers, upgrade) {
         Ok(upgrade) => upgrade,
-        Err(rejection) => return rejection.into_response(),
+        Err(answer) => return answer,
     };
     let limit = shared.config.max_message_bytes;
     upgrade

@@ -15,7 +15,7 @@ use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{self, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
 use axum::http::HeaderMap;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use holdfast::protocol::{
     decode, encode, CloseFrame, DecodeError, Decoded, ErrorCode, ErrorFrame, Frame, Hello, Limits,
     ResumeOutcome, Welcome, MAX_FRAME_BYTES, VERSION,
@@ -39,12 +39,9 @@ pub(crate) async fn handler(
     headers: HeaderMap,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
-    if let Some(refusal) = shared.refuse_upgrade(&headers) {
-        return refusal;
-    }
-    let upgrade = match upgrade {
+    let upgrade = match shared.admit(&headers, upgrade) {
         Ok(upgrade) => upgrade,
-        Err(rejection) => return rejection.into_response(),
+        Err(answer) => return answer,
     };
     // The WebSocket layer accepts anything up to the protocol's hard frame cap, so that a payload
     // over `max_message_bytes` reaches the decoder and is answered with CLOSE 1009.
