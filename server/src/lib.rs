@@ -96,11 +96,11 @@ impl Shared {
             axum::extract::ws::WebSocketUpgrade,
             axum::extract::ws::rejection::WebSocketUpgradeRejection,
         >,
-    ) -> Result<axum::extract::ws::WebSocketUpgrade, Response> {
+    ) -> Result<axum::extract::ws::WebSocketUpgrade, Box<Response>> {
         if let Some(refusal) = self.refuse_upgrade(headers) {
-            return Err(refusal);
+            return Err(Box::new(refusal));
         }
-        upgrade.map_err(IntoResponse::into_response)
+        upgrade.map_err(|rejection| Box::new(rejection.into_response()))
     }
 
     /// The answer to a WebSocket upgrade request that must be refused before upgrading: a

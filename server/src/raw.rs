@@ -26,7 +26,7 @@ pub(crate) async fn handler(
 ) -> Response {
     let upgrade = match shared.admit(&headers, upgrade) {
         Ok(upgrade) => upgrade,
-        Err(answer) => return answer,
+        Err(answer) => return *answer,
     };
     let limit = shared.config.max_message_bytes;
     upgrade

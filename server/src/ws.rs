@@ -41,7 +41,7 @@ pub(crate) async fn handler(
 ) -> Response {
     let upgrade = match shared.admit(&headers, upgrade) {
         Ok(upgrade) => upgrade,
-        Err(answer) => return answer,
+        Err(answer) => return *answer,
     };
     // The WebSocket layer accepts anything up to the protocol's hard frame cap, so that a payload
     // over `max_message_bytes` reaches the decoder and is answered with CLOSE 1009.
