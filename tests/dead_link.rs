@@ -281,3 +281,32 @@ fn server_announced_idle_timeout_shortens_the_ping_interval_and_is_clamped() {
     s.advance(1);
     assert_eq!(s.pings_sent(c).len(), 1);
 }
+
+#[test]
+fn a_rarely_pinging_server_stretches_the_timeout_to_twice_its_interval_capped() {
+    let open_with_server_ping = |ping: u64| {
+        let mut s = Sim::new(fast());
+        s.input(Input::Connect);
+        let c = s.last_conn();
+        s.input(Input::Opened { conn: c });
+        let mut w = match sim::welcome() {
+            Frame::Welcome(w) => w,
+            _ => unreachable!(),
+        };
+        w.ping_interval_ms = ping;
+        s.server(c, Frame::Welcome(w));
+        s
+    };
+    // Server pings every 2 s: the client waits 4 s (not its own 2.5 s) for proof of life.
+    let mut s = open_with_server_ping(2_000);
+    s.advance(3_999);
+    assert!(!dead_declared(&s));
+    s.advance(1);
+    assert!(dead_declared(&s));
+    // A hostile hour-long interval is capped at 30 s.
+    let mut s = open_with_server_ping(3_600_000);
+    s.advance(29_999);
+    assert!(!dead_declared(&s));
+    s.advance(1);
+    assert!(dead_declared(&s));
+}

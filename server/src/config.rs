@@ -7,6 +7,8 @@ use std::path::PathBuf;
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
     /// The server sends PING when it has sent nothing for this long (announced in WELCOME).
+    /// Keep it well below the clients' heartbeat timeout (8 s by default): in a throttled
+    /// background tab the client's own pings go out late, and only these keep the link alive.
     pub ping_interval_ms: u64,
     /// A client silent for this long is closed (announced in WELCOME).
     pub idle_timeout_ms: u64,
@@ -29,7 +31,7 @@ pub struct ServerConfig {
 impl Default for ServerConfig {
     fn default() -> Self {
         ServerConfig {
-            ping_interval_ms: 10_000,
+            ping_interval_ms: 3_000,
             idle_timeout_ms: 30_000,
             handshake_timeout_ms: 10_000,
             max_message_bytes: holdfast::protocol::DEFAULT_MAX_MESSAGE_BYTES,

@@ -144,6 +144,8 @@ pub struct Stats {
 const ACK_DELAY_MS: u64 = 200;
 /// Unacknowledged data frames that trigger an immediate ACK.
 const ACK_EVERY: u32 = 32;
+/// Longest dead-link timeout a server's announced ping interval can push the client to.
+const MAX_SERVER_PING_WAIT_MS: u64 = 30_000;
 /// Close code the client reports when it gives up reconnecting.
 pub const CLOSE_GAVE_UP: u16 = 1006;
 /// Close code the client reports for a protocol version mismatch.
@@ -803,7 +805,13 @@ impl Machine {
             return;
         };
         let mut interval = self.config.heartbeat_interval_ms;
+        let mut timeout = self.config.heartbeat_timeout_ms;
         if let Some(w) = welcome {
+            // In a throttled tab only the server's pings prove life: never expect them more often
+            // than twice their announced interval (capped, so a hostile value cannot hide a
+            // dead link for long).
+            let server_ping = w.ping_interval_ms.clamp(250, 300_000);
+            timeout = timeout.max(server_ping.saturating_mul(2).min(MAX_SERVER_PING_WAIT_MS));
             // Announced values are clamped (PROTOCOL.md §7): an announced 0 never becomes a 0 ms
             // timer, a huge one never disables the heartbeat.
             let idle = w.idle_timeout_ms.clamp(1_000, 600_000);
@@ -814,7 +822,7 @@ impl Machine {
         }
         self.heartbeat = Heartbeat {
             interval_ms: interval,
-            timeout_ms: self.config.heartbeat_timeout_ms,
+            timeout_ms: timeout,
             last_sent: now,
             last_heard: now,
             last_heard_or_pinged: now,

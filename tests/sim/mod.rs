@@ -299,14 +299,15 @@ impl Sim {
     }
 }
 
-/// A WELCOME with generous server timers (they do not constrain the client's defaults).
+/// A WELCOME like the test profile's: server ping 1 s (below every client timeout used here),
+/// a generous idle timeout.
 pub fn welcome() -> Frame {
     Frame::Welcome(Welcome {
         version: 1,
         session: "s1".into(),
         resume: ResumeOutcome::New,
         ack: 0,
-        ping_interval_ms: 10_000,
+        ping_interval_ms: 1_000,
         idle_timeout_ms: 60_000,
         max_message_bytes: 1 << 20,
     })
