@@ -141,7 +141,7 @@ mod tests {
         assert_eq!((args.host.as_str(), args.port), ("127.0.0.1", 8080));
         assert_eq!(args.config.allowed_origins, OriginPolicy::Loopback);
         assert!(!args.config.faults_enabled);
-        assert_eq!(args.config.ping_interval_ms, 10_000);
+        assert_eq!(args.config.ping_interval_ms, 3_000);
     }
 
     #[test]
