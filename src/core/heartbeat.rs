@@ -14,11 +14,10 @@ pub struct Heartbeat {
     pub timeout_ms: u64,
     /// Last time anything was sent.
     pub last_sent: Instant,
-    /// Last time anything was received, or a ping was sent (whichever is later): the ping timer
-    /// counts from here so an unanswered ping is not repeated every millisecond.
-    pub last_heard_or_pinged: Instant,
     /// Last time anything was received.
     pub last_heard: Instant,
+    /// Last time a ping was sent.
+    pub last_pinged: Instant,
     /// Next ping id.
     pub next_id: u64,
     /// The ping in flight and when it was sent, for RTT.
@@ -30,8 +29,11 @@ pub struct Heartbeat {
 impl Heartbeat {
     /// When the next ping is due: an interval after the quieter direction went quiet.
     pub fn ping_due(&self) -> Instant {
+        // Inbound quiet counts from the last ping too, so an unanswered ping is not repeated
+        // every millisecond.
+        let inbound_quiet_since = self.last_heard.max(self.last_pinged);
         self.last_sent
-            .min(self.last_heard_or_pinged)
+            .min(inbound_quiet_since)
             .plus(self.interval_ms)
     }
 
@@ -54,7 +56,7 @@ impl Heartbeat {
         self.next_id = self.next_id.wrapping_add(1);
         self.outstanding = Some((self.next_id, now));
         self.last_sent = now;
-        self.last_heard_or_pinged = now;
+        self.last_pinged = now;
         self.next_id
     }
 }

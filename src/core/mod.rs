@@ -617,7 +617,6 @@ impl Machine {
     fn on_received(&mut self, now: Instant, conn: ConnId, payload: Payload) {
         // Any inbound byte is proof of life.
         self.heartbeat.last_heard = now;
-        self.heartbeat.last_heard_or_pinged = now;
         if let (State::Open { .. }, true) = (&self.state, self.liveness_enabled()) {
             self.timers
                 .set(Timer::Liveness, now.plus(self.heartbeat.timeout_ms));
@@ -825,7 +824,7 @@ impl Machine {
             timeout_ms: timeout,
             last_sent: now,
             last_heard: now,
-            last_heard_or_pinged: now,
+            last_pinged: now,
             srtt_ms: self.heartbeat.srtt_ms,
             ..Heartbeat::default()
         };
@@ -1022,14 +1021,7 @@ impl Machine {
         } else {
             1000
         };
-        let mut reason = reason.to_owned();
-        if reason.len() > protocol::MAX_CLOSE_REASON_BYTES {
-            let mut end = protocol::MAX_CLOSE_REASON_BYTES;
-            while !reason.is_char_boundary(end) {
-                end -= 1;
-            }
-            reason.truncate(end);
-        }
+        let reason = protocol::clip(reason, protocol::MAX_CLOSE_REASON_BYTES).to_owned();
         self.actions
             .push_back(Action::Disconnect { conn, code, reason });
     }

@@ -244,8 +244,9 @@ pub fn encode(frame: &Frame) -> Vec<u8> {
     out
 }
 
-/// Cuts `s` to at most `max` bytes at a character boundary.
-fn clip(s: &str, max: usize) -> &str {
+/// Cuts `s` to at most `max` bytes at a character boundary (for reasons and messages that have
+/// a protocol limit).
+pub fn clip(s: &str, max: usize) -> &str {
     if s.len() <= max {
         return s;
     }

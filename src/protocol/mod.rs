@@ -11,8 +11,8 @@ mod wire;
 
 pub use batch::{decode_batch, encode_batch, MAX_BATCH_FRAMES};
 pub use frame::{
-    decode, encode, CloseFrame, DecodeError, Decoded, ErrorCode, ErrorFrame, Frame, Hello, Limits,
-    ResumeOutcome, Welcome,
+    clip, decode, encode, CloseFrame, DecodeError, Decoded, ErrorCode, ErrorFrame, Frame, Hello,
+    Limits, ResumeOutcome, Welcome,
 };
 
 /// The protocol version this crate speaks.
