@@ -11,7 +11,7 @@ use super::clock;
 use super::counts::{bump, Kind};
 use super::lifecycle::Lifecycle;
 use super::timer::Timeout;
-use super::transport::websocket::{js_message, WsTransport};
+use super::transport::websocket::{js_message, send as ws_send, WsTransport};
 use super::UrlSource;
 use crate::config::TransportKind;
 use crate::core::{Action, ConnId, Event, Input, Instant, Machine, Payload, TransportError};
@@ -32,6 +32,9 @@ pub(crate) enum Work {
     },
 }
 
+/// The app's event callback.
+type EventCallback = Box<dyn FnMut(Event)>;
+
 /// Everything one client owns, shared between the handle and the callbacks (which hold `Weak`).
 pub(crate) struct Shared {
     pub(crate) machine: RefCell<Machine>,
@@ -41,7 +44,8 @@ pub(crate) struct Shared {
     timer: RefCell<Option<(Instant, Timeout)>>,
     lifecycle: RefCell<Option<Lifecycle>>,
     url: UrlSource,
-    on_event: RefCell<Box<dyn FnMut(Event)>>,
+    /// `None` only while the callback runs (see the pump).
+    on_event: RefCell<Option<EventCallback>>,
     this: Weak<Shared>,
 }
 
@@ -61,10 +65,11 @@ impl Shared {
             timer: RefCell::new(None),
             lifecycle: RefCell::new(None),
             url,
-            on_event: RefCell::new(on_event),
+            on_event: RefCell::new(Some(on_event)),
             this: this.clone(),
         });
-        *shared.lifecycle.borrow_mut() = Some(Lifecycle::attach(shared.sink()));
+        let lifecycle = Lifecycle::attach(shared.sink());
+        *shared.lifecycle.borrow_mut() = Some(lifecycle);
         shared
     }
 
@@ -122,8 +127,12 @@ pub(crate) fn dispatch(shared: &Rc<Shared>, work: Option<Work>) {
             perform(shared, action);
         }
         for event in events {
-            let mut cb = shared.on_event.borrow_mut();
-            cb(event);
+            // The callback is taken out for the call so no borrow is held while user code runs.
+            let taken = shared.on_event.borrow_mut().take();
+            if let Some(mut cb) = taken {
+                cb(event);
+                *shared.on_event.borrow_mut() = Some(cb);
+            }
         }
         if idle {
             break;
@@ -144,10 +153,12 @@ fn perform(shared: &Rc<Shared>, action: Action) {
             UrlSource::Function(f) => resolve_url(shared, conn, transport, f),
         },
         Action::Send { conn, payload } => {
-            let result = match &*shared.transport.borrow() {
-                Some((c, t)) if *c == conn => t.send(&payload),
-                _ => Ok(()),
+            // A handle to the socket, so the `ws.send` JS call runs without the borrow.
+            let socket = match &*shared.transport.borrow() {
+                Some((c, t)) if *c == conn => Some(t.socket()),
+                _ => None,
             };
+            let result = socket.map_or(Ok(()), |ws| ws_send(&ws, &payload));
             if let Err(msg) = result {
                 enqueue(
                     shared,

@@ -74,13 +74,10 @@ impl WsTransport {
         })
     }
 
-    /// Sends one message now.
-    pub(crate) fn send(&self, payload: &Payload) -> Result<(), String> {
-        match payload {
-            Payload::Text(t) => self.ws.send_with_str(t),
-            Payload::Binary(b) => self.ws.send_with_u8_array(b),
-        }
-        .map_err(|e| js_message(&e))
+    /// A handle to the socket (a cheap JS reference), for sending with [`send`] without holding
+    /// a borrow of the owner.
+    pub(crate) fn socket(&self) -> WebSocket {
+        self.ws.clone()
     }
 
     /// Sets the code and reason the socket is closed with when dropped.
@@ -101,6 +98,15 @@ impl Drop for WsTransport {
         bump(Kind::Socket, -1);
         bump(Kind::Listener, -3);
     }
+}
+
+/// Sends one message on `ws` now.
+pub(crate) fn send(ws: &WebSocket, payload: &Payload) -> Result<(), String> {
+    match payload {
+        Payload::Text(t) => ws.send_with_str(t),
+        Payload::Binary(b) => ws.send_with_u8_array(b),
+    }
+    .map_err(|e| js_message(&e))
 }
 
 /// A readable message from a thrown JS value.
