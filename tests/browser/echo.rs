@@ -129,3 +129,33 @@ async fn url_function_is_called_before_every_attempt() {
     c.close(1000, "done");
     drop(f);
 }
+
+#[wasm_bindgen_test]
+async fn send_from_inside_the_message_callback_is_delivered() {
+    fault("recover").await;
+    let rec = Recorder::default();
+    let slot: Rc<std::cell::RefCell<Option<holdfast::web::Client>>> = Rc::default();
+    let (sink, client_slot) = (rec.clone(), slot.clone());
+    let c = holdfast::web::Client::connect(UrlSource::Fixed(base()), test_config(), move |e| {
+        // Re-entrant: the echo of "first" triggers a send from inside the callback.
+        if e == Event::Message(text("first")) {
+            if let Some(c) = &*client_slot.borrow() {
+                assert_eq!(c.send(text("second")), SendOutcome::Sent);
+            }
+        }
+        sink.0.borrow_mut().push((now(), e));
+    })
+    .unwrap();
+    *slot.borrow_mut() = Some(c);
+    assert!(rec.wait(5_000.0, |r| r.opens() == 1).await);
+    slot.borrow().as_ref().unwrap().send(text("first"));
+    assert!(
+        rec.wait(3_000.0, |r| r.messages().len() == 2).await,
+        "{}",
+        rec.dump()
+    );
+    assert_eq!(rec.messages(), vec![text("first"), text("second")]);
+    // Break the cycle (callback → slot → client) and close.
+    let c = slot.borrow_mut().take().unwrap();
+    c.close(1000, "done");
+}
