@@ -266,16 +266,8 @@ fn raw_without_heartbeat_never_declares_death() {
 
 #[test]
 fn server_announced_idle_timeout_shortens_the_ping_interval_and_is_clamped() {
-    let mut s = Sim::new(fast());
-    s.input(Input::Connect);
-    let c = s.last_conn();
-    s.input(Input::Opened { conn: c });
-    let mut w = match sim::welcome() {
-        Frame::Welcome(w) => w,
-        _ => unreachable!(),
-    };
-    w.idle_timeout_ms = 0; // hostile: clamped to 1000 → interval 500
-    s.server(c, Frame::Welcome(w));
+    // hostile: clamped to 1000 → interval 500
+    let (mut s, c) = sim::opened_with_welcome(fast(), |w| w.idle_timeout_ms = 0);
     s.advance(499);
     assert!(s.pings_sent(c).is_empty());
     s.advance(1);
@@ -284,19 +276,8 @@ fn server_announced_idle_timeout_shortens_the_ping_interval_and_is_clamped() {
 
 #[test]
 fn a_rarely_pinging_server_stretches_the_timeout_to_twice_its_interval_capped() {
-    let open_with_server_ping = |ping: u64| {
-        let mut s = Sim::new(fast());
-        s.input(Input::Connect);
-        let c = s.last_conn();
-        s.input(Input::Opened { conn: c });
-        let mut w = match sim::welcome() {
-            Frame::Welcome(w) => w,
-            _ => unreachable!(),
-        };
-        w.ping_interval_ms = ping;
-        s.server(c, Frame::Welcome(w));
-        s
-    };
+    let open_with_server_ping =
+        |ping: u64| sim::opened_with_welcome(fast(), |w| w.ping_interval_ms = ping).0;
     // Server pings every 2 s: the client waits 4 s (not its own 2.5 s) for proof of life.
     let mut s = open_with_server_ping(2_000);
     s.advance(3_999);

@@ -328,6 +328,22 @@ pub fn fast() -> Config {
     }
 }
 
+/// A sim that connected and opened once with a WELCOME changed by `edit` (hostile or unusual
+/// server announcements).
+pub fn opened_with_welcome(config: Config, edit: impl FnOnce(&mut Welcome)) -> (Sim, ConnId) {
+    let mut s = Sim::new(config);
+    s.input(Input::Connect);
+    let c = s.last_conn();
+    s.input(Input::Opened { conn: c });
+    let mut w = match welcome() {
+        Frame::Welcome(w) => w,
+        _ => unreachable!(),
+    };
+    edit(&mut w);
+    s.server(c, Frame::Welcome(w));
+    (s, c)
+}
+
 /// A sim that has connected and opened once.
 pub fn opened(config: Config) -> (Sim, ConnId) {
     let mut s = Sim::new(config);
