@@ -28,14 +28,18 @@
 
 mod action;
 mod backoff;
+pub mod close;
 mod event;
+mod fallback;
 mod heartbeat;
 mod input;
+mod mode;
 mod queue;
 mod session;
 mod state;
 mod time;
 mod timers;
+mod types;
 
 pub use action::Action;
 pub use backoff::{ceiling_ms, full_jitter, Jitter, RetryContext, RetryPolicy, XorShift};
@@ -44,118 +48,22 @@ pub use input::{Input, TransportError};
 pub use state::{DisconnectReason, Phase, State, StateKind};
 pub use time::Instant;
 pub use timers::Timer;
+pub use types::{ConnId, Payload, RejectReason, SendOutcome, Stats};
 
-use crate::config::{Config, ConfigError, Protocol, TransportKind, MAX_TIMER_MS};
-use crate::protocol::{self, CloseFrame, Decoded, ErrorCode, ErrorFrame, Frame, Hello, Limits};
+pub use close::{CLOSE_GAVE_UP, CLOSE_POLICY, CLOSE_PROTOCOL, CLOSE_TRY_LATER, FINAL_CLOSE_CODES};
+
+use crate::config::{Config, ConfigError, TransportKind, MAX_TIMER_MS};
+use crate::protocol::{
+    self, CloseFrame, ErrorCode, ErrorFrame, Frame, Hello, Inbound, Limits, ACK_DELAY_MS,
+};
+use fallback::Next;
 use heartbeat::Heartbeat;
+use mode::{Mode, Received};
 use queue::{Offer, SendQueue};
-use session::{Inbound, Session};
+use session::Session;
 use std::collections::VecDeque;
 use std::fmt;
 use timers::TimerTable;
-
-/// Identifies one physical connection attempt. Inputs carrying an older id are ignored.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct ConnId(pub u64);
-
-/// A message: text or binary.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Payload {
-    /// A string message.
-    Text(String),
-    /// A binary message.
-    Binary(Vec<u8>),
-}
-
-impl Payload {
-    /// Size in bytes (UTF-8 length for text).
-    pub fn len(&self) -> usize {
-        match self {
-            Payload::Text(s) => s.len(),
-            Payload::Binary(b) => b.len(),
-        }
-    }
-
-    /// Whether the message is empty.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-}
-
-/// What happened to a message given to [`Machine::send`]. Every send gets one.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SendOutcome {
-    /// Handed to the open transport.
-    Sent,
-    /// Held in the queue; it will be flushed, in order, before the next `Open` event.
-    Queued,
-    /// Not accepted; an `error` event says why (except after close).
-    Rejected(RejectReason),
-}
-
-/// Why a send was rejected.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RejectReason {
-    /// The client is closed.
-    Closed,
-    /// The queue is full (reject policy), or the message is larger than the queue's byte budget.
-    QueueFull,
-    /// The message exceeds `maxMessageBytes`.
-    TooBig,
-}
-
-impl SendOutcome {
-    /// `"sent" | "queued" | "rejected"`, as the JS API returns it.
-    pub fn name(self) -> &'static str {
-        match self {
-            SendOutcome::Sent => "sent",
-            SendOutcome::Queued => "queued",
-            SendOutcome::Rejected(_) => "rejected",
-        }
-    }
-}
-
-/// Counters for `stats()`.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Stats {
-    /// Smoothed heartbeat round-trip time.
-    pub rtt_ms: Option<u64>,
-    /// Successful opens after the first.
-    pub reconnects: u64,
-    /// The transport of the current attempt or connection.
-    pub transport: Option<TransportKind>,
-    /// App messages sent / received.
-    pub messages_sent: u64,
-    /// App messages received.
-    pub messages_received: u64,
-    /// App payload bytes sent.
-    pub bytes_sent: u64,
-    /// App payload bytes received.
-    pub bytes_received: u64,
-    /// Messages waiting in the queue.
-    pub queued: usize,
-    /// Bytes waiting in the queue.
-    pub queued_bytes: usize,
-    /// Consecutive failed attempts so far.
-    pub attempt: u32,
-}
-
-/// Delay before a receiver acknowledges data (PROTOCOL.md §5).
-const ACK_DELAY_MS: u64 = 200;
-/// Unacknowledged data frames that trigger an immediate ACK.
-const ACK_EVERY: u32 = 32;
-/// Longest dead-link timeout a server's announced ping interval can push the client to.
-const MAX_SERVER_PING_WAIT_MS: u64 = 30_000;
-/// Close code the client reports when it gives up reconnecting.
-pub const CLOSE_GAVE_UP: u16 = 1006;
-/// Close code the client reports for a protocol version mismatch.
-pub const CLOSE_PROTOCOL: u16 = 1002;
-/// Close code the client reports after repeated 401/403 answers.
-pub const CLOSE_POLICY: u16 = 1008;
-/// Server close codes in this range are final: the client does not reconnect.
-pub const FINAL_CLOSE_CODES: core::ops::RangeInclusive<u16> = 4000..=4499;
-/// The "try again later" close code.
-pub const CLOSE_TRY_LATER: u16 = 1013;
 
 /// A server's hint about when to retry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -169,6 +77,7 @@ enum Hint {
 /// The client state machine. See the module docs for how to drive it.
 pub struct Machine {
     config: Config,
+    mode: Mode,
     state: State,
     timers: TimerTable,
     queue: SendQueue,
@@ -219,6 +128,7 @@ impl Machine {
             max_message_bytes: config.max_message_bytes,
         };
         Ok(Machine {
+            mode: Mode::new(&config.protocol),
             config,
             state: State::Idle,
             timers: TimerTable::default(),
@@ -474,17 +384,11 @@ impl Machine {
     }
 
     fn liveness_enabled(&self) -> bool {
-        match &self.config.protocol {
-            Protocol::Holdfast => true,
-            Protocol::Raw(hb) => hb.is_some(),
-        }
+        self.mode.liveness()
     }
 
     fn ping_enabled(&self) -> bool {
-        match &self.config.protocol {
-            Protocol::Holdfast => true,
-            Protocol::Raw(hb) => hb.as_ref().is_some_and(|hb| hb.ping.is_some()),
-        }
+        self.mode.pings()
     }
 
     // ----- inputs ---------------------------------------------------------------------------
@@ -498,14 +402,13 @@ impl Machine {
                 }
             }
             Input::Close { code, reason } => {
-                if let State::Open { conn, .. } = self.state {
-                    if self.config.protocol == Protocol::Holdfast {
-                        let frame = Frame::Close(CloseFrame {
-                            code,
-                            reason: reason.clone(),
-                        });
-                        self.send_frame(now, conn, &frame);
-                    }
+                if let (State::Open { conn, .. }, true) = (&self.state, self.mode.is_session()) {
+                    let conn = *conn;
+                    let frame = Frame::Close(CloseFrame {
+                        code,
+                        reason: reason.clone(),
+                    });
+                    self.send_frame(now, conn, &frame);
                 }
                 self.terminate(code, reason, true);
             }
@@ -519,8 +422,7 @@ impl Machine {
                 if self.state.conn() != Some(conn) {
                     return;
                 }
-                let holdfast = self.config.protocol == Protocol::Holdfast;
-                if holdfast && FINAL_CLOSE_CODES.contains(&code) {
+                if self.mode.final_transport_close(code) {
                     self.terminate(code, reason, true);
                     return;
                 }
@@ -595,23 +497,22 @@ impl Machine {
         if current != conn {
             return;
         }
-        match self.config.protocol {
-            Protocol::Holdfast => {
-                if let State::Connecting { phase, .. } = &mut self.state {
-                    *phase = Phase::Handshake;
-                }
-                let hello = Frame::Hello(Hello {
-                    min_version: protocol::VERSION,
-                    max_version: protocol::VERSION,
-                    // Resume is specified but not implemented yet: always a new session.
-                    session: None,
-                    last_seq: 0,
-                });
-                self.send_frame(now, conn, &hello);
-            }
+        if !self.mode.is_session() {
             // Raw servers have no handshake to prove the round trip: open at once.
-            Protocol::Raw(_) => self.become_open(now, None),
+            self.become_open(now, None);
+            return;
         }
+        if let State::Connecting { phase, .. } = &mut self.state {
+            *phase = Phase::Handshake;
+        }
+        let hello = Frame::Hello(Hello {
+            min_version: protocol::VERSION,
+            max_version: protocol::VERSION,
+            // Resume is specified but not implemented yet: always a new session.
+            session: None,
+            last_seq: 0,
+        });
+        self.send_frame(now, conn, &hello);
     }
 
     fn on_received(&mut self, now: Instant, conn: ConnId, payload: Payload) {
@@ -621,35 +522,17 @@ impl Machine {
             self.timers
                 .set(Timer::Liveness, now.plus(self.heartbeat.timeout_ms));
         }
-        match &self.config.protocol {
-            Protocol::Raw(hb) => {
-                let is_pong = match (hb, &payload) {
-                    (Some(hb), Payload::Text(t)) => hb.pong.as_deref() == Some(t.as_str()),
-                    _ => false,
-                };
-                if is_pong {
-                    if let Some((id, _)) = self.heartbeat.outstanding {
-                        self.heartbeat.on_pong(id, now);
-                    }
-                } else {
-                    self.deliver(payload);
+        match self.mode.receive(payload, &self.limits) {
+            Received::Frame(frame) => self.on_frame(now, conn, frame),
+            Received::App(payload) => self.deliver(payload),
+            Received::Pong => {
+                if let Some((id, _)) = self.heartbeat.outstanding {
+                    self.heartbeat.on_pong(id, now);
                 }
             }
-            Protocol::Holdfast => {
-                let bytes = match payload {
-                    Payload::Binary(b) => b,
-                    Payload::Text(_) => {
-                        self.emit(Event::Error(ClientError::UnexpectedText));
-                        return;
-                    }
-                };
-                match protocol::decode(&bytes, &self.limits) {
-                    Err(e) => self.emit(Event::Error(ClientError::BadFrame(e))),
-                    // Forward compatibility: unknown frame types are ignored (they were liveness).
-                    Ok(Decoded::Unknown(_)) => {}
-                    Ok(Decoded::Frame(frame)) => self.on_frame(now, conn, frame),
-                }
-            }
+            // Forward compatibility: unknown frame types are ignored (they were liveness).
+            Received::Ignored => {}
+            Received::Bad(e) => self.emit(Event::Error(e)),
         }
     }
 
@@ -699,7 +582,7 @@ impl Machine {
             Inbound::InOrder => {}
         }
         self.deliver(payload);
-        if self.session.unacked_in >= ACK_EVERY {
+        if self.session.inbound.ack_now() {
             self.send_ack(now, conn);
         } else if self.timers.get(Timer::Ack).is_none() {
             self.timers.set(Timer::Ack, now.plus(ACK_DELAY_MS));
@@ -713,7 +596,7 @@ impl Machine {
     }
 
     fn on_server_close(&mut self, now: Instant, c: CloseFrame) {
-        if FINAL_CLOSE_CODES.contains(&c.code) {
+        if close::is_final(c.code) {
             self.terminate(c.code, c.reason, true);
             return;
         }
@@ -803,25 +686,11 @@ impl Machine {
         else {
             return;
         };
-        let mut interval = self.config.heartbeat_interval_ms;
-        let mut timeout = self.config.heartbeat_timeout_ms;
-        if let Some(w) = welcome {
-            // In a throttled tab only the server's pings prove life: never expect them more often
-            // than twice their announced interval (capped, so a hostile value cannot hide a
-            // dead link for long).
-            let server_ping = w.ping_interval_ms.clamp(250, 300_000);
-            timeout = timeout.max(server_ping.saturating_mul(2).min(MAX_SERVER_PING_WAIT_MS));
-            // Announced values are clamped (PROTOCOL.md §7): an announced 0 never becomes a 0 ms
-            // timer, a huge one never disables the heartbeat.
-            let idle = w.idle_timeout_ms.clamp(1_000, 600_000);
-            interval = interval.min(idle / 2);
-            let max = usize::try_from(w.max_message_bytes.clamp(1024, 16 * 1024 * 1024))
-                .unwrap_or(usize::MAX);
-            self.limits.max_message_bytes = self.config.max_message_bytes.min(max);
-        }
+        let n = session::negotiate(&self.config, welcome);
+        self.limits.max_message_bytes = n.max_message_bytes;
         self.heartbeat = Heartbeat {
-            interval_ms: interval,
-            timeout_ms: timeout,
+            interval_ms: n.interval_ms,
+            timeout_ms: n.timeout_ms,
             last_sent: now,
             last_heard: now,
             last_pinged: now,
@@ -905,18 +774,19 @@ impl Machine {
             return;
         }
 
-        if trusted {
-            self.schedule_retry(now, transport, attempt.saturating_add(1), reason);
-            return;
-        }
-        let next = transport + 1;
-        if next < self.config.transports.len() {
-            let (from, to) = (self.transport_at(transport), self.transport_at(next));
-            self.emit(Event::Transport { from, to, reason });
-            self.start_attempt(now, next, attempt);
-        } else {
-            // Every transport failed this round: back off, then start again from the top.
-            self.schedule_retry(now, 0, attempt.saturating_add(1), reason);
+        match fallback::after_failure(self.config.transports.len(), transport, trusted) {
+            Next::Retry(index) => {
+                self.schedule_retry(now, index, attempt.saturating_add(1), reason);
+            }
+            Next::Fallback { from, to } => {
+                let (from_kind, to_kind) = (self.transport_at(from), self.transport_at(to));
+                self.emit(Event::Transport {
+                    from: from_kind,
+                    to: to_kind,
+                    reason,
+                });
+                self.start_attempt(now, to, attempt);
+            }
         }
     }
 
@@ -1016,11 +886,7 @@ impl Machine {
 
     fn disconnect(&mut self, conn: ConnId, code: u16, reason: &str) {
         // Browsers throw on close codes other than 1000 and 3000–4999.
-        let code = if code == 1000 || (3000..=4999).contains(&code) {
-            code
-        } else {
-            1000
-        };
+        let code = close::transport_code(code);
         let reason = protocol::clip(reason, protocol::MAX_CLOSE_REASON_BYTES).to_owned();
         self.actions
             .push_back(Action::Disconnect { conn, code, reason });
@@ -1053,21 +919,13 @@ impl Machine {
     fn send_data(&mut self, now: Instant, conn: ConnId, payload: Payload) {
         self.stats.messages_sent += 1;
         self.stats.bytes_sent += payload.len() as u64;
-        match self.config.protocol {
-            Protocol::Raw(_) => self.push_send(now, conn, payload),
-            Protocol::Holdfast => {
-                let seq = self.session.next_out();
-                let frame = match payload {
-                    Payload::Text(text) => Frame::Text { seq, text },
-                    Payload::Binary(data) => Frame::Binary { seq, data },
-                };
-                self.send_frame(now, conn, &frame);
-            }
-        }
+        let seq = self.session.next_out();
+        let wire = self.mode.data(seq, payload);
+        self.push_send(now, conn, wire);
     }
 
     fn send_frame(&mut self, now: Instant, conn: ConnId, frame: &Frame) {
-        self.push_send(now, conn, Payload::Binary(protocol::encode(frame)));
+        self.push_send(now, conn, mode::encode(frame));
     }
 
     fn push_send(&mut self, now: Instant, conn: ConnId, payload: Payload) {
@@ -1077,24 +935,16 @@ impl Machine {
 
     fn send_ping(&mut self, now: Instant, conn: ConnId) {
         let id = self.heartbeat.next_ping(now);
-        match &self.config.protocol {
-            Protocol::Holdfast => self.send_frame(now, conn, &Frame::Ping { id }),
-            Protocol::Raw(hb) => {
-                if let Some(text) = hb.as_ref().and_then(|hb| hb.ping.clone()) {
-                    self.push_send(now, conn, Payload::Text(text));
-                }
-            }
+        if let Some(ping) = self.mode.ping(id) {
+            self.push_send(now, conn, ping);
         }
     }
 
     fn send_ack(&mut self, now: Instant, conn: ConnId) {
         self.timers.stop(Timer::Ack);
-        if self.session.unacked_in == 0 {
-            return;
+        if let Some(seq) = self.session.inbound.take_ack() {
+            self.send_frame(now, conn, &Frame::Ack { seq });
         }
-        self.session.unacked_in = 0;
-        let seq = self.session.in_seq;
-        self.send_frame(now, conn, &Frame::Ack { seq });
     }
 
     /// Sends a ping now and gives the link `freeze_probe_ms` to show life (or keeps an earlier

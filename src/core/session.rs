@@ -1,7 +1,11 @@
-//! The logical session: id and per-direction sequence numbers (PROTOCOL.md §5).
-//!
-//! Resume (resending unacknowledged frames after a reconnect) is specified in v1 and implemented
-//! later; today each WELCOME starts a fresh numbering.
+//! The logical session (protocol mode): its id, the inbound sequence numbers (PROTOCOL.md §5)
+//! and the negotiation of the server's WELCOME into this connection's timers and limits.
+
+use crate::config::Config;
+use crate::protocol::{Inbound, Receiver, Welcome};
+
+/// Longest dead-link timeout a server's announced ping interval can push the client to.
+const MAX_SERVER_PING_WAIT_MS: u64 = 30_000;
 
 /// Sequence-number bookkeeping for one session.
 #[derive(Debug, Clone, Default)]
@@ -10,24 +14,8 @@ pub struct Session {
     pub id: Option<String>,
     /// Last outbound seq used (next data frame gets this + 1).
     pub out_seq: u64,
-    /// Last inbound seq delivered in order.
-    pub in_seq: u64,
-    /// Inbound data frames delivered but not yet acknowledged.
-    pub unacked_in: u32,
-}
-
-/// What to do with an inbound data frame.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Inbound {
-    /// The next one in order: deliver.
-    InOrder,
-    /// Already delivered: drop silently.
-    Duplicate,
-    /// Ahead of the next expected: report the gap, then deliver.
-    Gap {
-        /// The seq that was expected.
-        expected: u64,
-    },
+    /// The inbound direction: last seq delivered in order, acks due.
+    pub inbound: Receiver,
 }
 
 impl Session {
@@ -47,16 +35,43 @@ impl Session {
 
     /// Classifies inbound `seq` and, unless it is a duplicate, records it as delivered.
     pub fn accept(&mut self, seq: u64) -> Inbound {
-        if seq <= self.in_seq {
-            return Inbound::Duplicate;
-        }
-        let expected = self.in_seq.saturating_add(1);
-        self.in_seq = seq;
-        self.unacked_in = self.unacked_in.saturating_add(1);
-        if seq == expected {
-            Inbound::InOrder
-        } else {
-            Inbound::Gap { expected }
-        }
+        self.inbound.accept(seq)
     }
+}
+
+/// This connection's heartbeat and size limits, after the server's announcement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Negotiated {
+    /// Effective ping interval.
+    pub interval_ms: u64,
+    /// Effective dead-link timeout.
+    pub timeout_ms: u64,
+    /// Largest data payload either way.
+    pub max_message_bytes: usize,
+}
+
+/// The client's options, adjusted by what the server announced in `welcome` (none in raw mode).
+pub(crate) fn negotiate(config: &Config, welcome: Option<&Welcome>) -> Negotiated {
+    let mut n = Negotiated {
+        interval_ms: config.heartbeat_interval_ms,
+        timeout_ms: config.heartbeat_timeout_ms,
+        max_message_bytes: config.max_message_bytes,
+    };
+    if let Some(w) = welcome {
+        // In a throttled tab only the server's pings prove life: never expect them more often
+        // than twice their announced interval (capped, so a hostile value cannot hide a dead
+        // link for long).
+        let server_ping = w.ping_interval_ms.clamp(250, 300_000);
+        n.timeout_ms = n
+            .timeout_ms
+            .max(server_ping.saturating_mul(2).min(MAX_SERVER_PING_WAIT_MS));
+        // Announced values are clamped (PROTOCOL.md §7): an announced 0 never becomes a 0 ms
+        // timer, a huge one never disables the heartbeat.
+        let idle = w.idle_timeout_ms.clamp(1_000, 600_000);
+        n.interval_ms = n.interval_ms.min(idle / 2);
+        let max = usize::try_from(w.max_message_bytes.clamp(1024, 16 * 1024 * 1024))
+            .unwrap_or(usize::MAX);
+        n.max_message_bytes = config.max_message_bytes.min(max);
+    }
+    n
 }

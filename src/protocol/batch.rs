@@ -1,6 +1,7 @@
 //! Batches: length-prefixed frames in one HTTP body (PROTOCOL.md §8.5).
 
-use super::frame::{decode, encode_into, DecodeError, Decoded, Frame, Limits};
+use super::error::DecodeError;
+use super::frame::{decode, encode_into, Decoded, Frame, Limits};
 use super::wire::{put_varint, Reader};
 use super::MAX_FRAME_BYTES;
 

@@ -1,11 +1,11 @@
 //! Frames and their codec (PROTOCOL.md §2–3).
 
+use super::error::DecodeError;
 use super::wire::{put_bytes, put_varint, Reader};
 use super::{
     is_valid_session_id, DEFAULT_MAX_MESSAGE_BYTES, MAX_CLOSE_REASON_BYTES,
     MAX_ERROR_MESSAGE_BYTES, MAX_FRAME_BYTES, MAX_SESSION_ID_BYTES,
 };
-use core::fmt;
 
 const T_HELLO: u8 = 0x01;
 const T_WELCOME: u8 = 0x02;
@@ -195,44 +195,6 @@ pub enum Decoded {
     /// A well-delimited frame of unknown type; receivers ignore it (but count it as liveness).
     Unknown(u8),
 }
-
-/// Why a frame could not be decoded. The frame is dropped; the connection may continue.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DecodeError {
-    /// The input ended inside a field (or was empty).
-    Truncated,
-    /// A varint longer than 10 bytes or above 2^64−1.
-    VarintOverflow,
-    /// A length or value over its limit.
-    TooLarge {
-        /// Which field.
-        field: &'static str,
-    },
-    /// A string field was not UTF-8.
-    InvalidUtf8 {
-        /// Which field.
-        field: &'static str,
-    },
-    /// A field had a value outside its allowed set.
-    InvalidValue {
-        /// Which field.
-        field: &'static str,
-    },
-}
-
-impl fmt::Display for DecodeError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            DecodeError::Truncated => f.write_str("frame truncated"),
-            DecodeError::VarintOverflow => f.write_str("varint overflow"),
-            DecodeError::TooLarge { field } => write!(f, "{field} too large"),
-            DecodeError::InvalidUtf8 { field } => write!(f, "{field} is not UTF-8"),
-            DecodeError::InvalidValue { field } => write!(f, "{field} has an invalid value"),
-        }
-    }
-}
-
-impl std::error::Error for DecodeError {}
 
 /// Encodes `frame` into a new buffer.
 ///

@@ -6,13 +6,17 @@
 //! the limits before anything is allocated.
 
 mod batch;
+mod delivery;
+mod error;
 mod frame;
 mod wire;
 
 pub use batch::{decode_batch, encode_batch, MAX_BATCH_FRAMES};
+pub use delivery::{next_seq, Inbound, Receiver, ACK_DELAY_MS, ACK_EVERY, MAX_SEQ};
+pub use error::DecodeError;
 pub use frame::{
-    clip, decode, encode, CloseFrame, DecodeError, Decoded, ErrorCode, ErrorFrame, Frame, Hello,
-    Limits, ResumeOutcome, Welcome,
+    clip, decode, encode, CloseFrame, Decoded, ErrorCode, ErrorFrame, Frame, Hello, Limits,
+    ResumeOutcome, Welcome,
 };
 
 /// The protocol version this crate speaks.

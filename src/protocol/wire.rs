@@ -1,6 +1,6 @@
 //! Primitive encodings: LEB128 varints and length-prefixed strings, with a bounds-checked reader.
 
-use super::frame::DecodeError;
+use super::error::DecodeError;
 
 /// Appends `v` as an unsigned LEB128 varint.
 pub(crate) fn put_varint(out: &mut Vec<u8>, mut v: u64) {
