@@ -54,6 +54,11 @@ fn sends_before_open_are_queued_and_flushed_in_order_before_the_open_event() {
         7
     );
     assert!(matches!(events.as_slice(), [Event::Open { .. }]));
+    // bufferedAmount counts bytes accepted and not yet acknowledged: sent is not enough.
+    assert_eq!(s.m.buffered_amount(), 5 + 6 * 2);
+    s.server(c, Frame::Ack { seq: 5 });
+    assert_eq!(s.m.buffered_amount(), 2 * 2, "the ACK frees seqs 1..=5");
+    s.server(c, Frame::Ack { seq: 7 });
     assert_eq!(s.m.buffered_amount(), 0);
     assert_eq!(s.send_text("now"), SendOutcome::Sent);
 }

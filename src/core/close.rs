@@ -32,3 +32,21 @@ pub(crate) fn transport_code(code: u16) -> u16 {
         1000
     }
 }
+
+/// Checks an app's `close(code, reason)`: the code must be 1000 or 3000–4999 and the reason at
+/// most 123 bytes of UTF-8 (what fits a close frame). Both the JS and the Rust API use this rule.
+pub fn check_app_close(code: u16, reason: &str) -> Result<(), super::ClientError> {
+    if !is_app_close_code(code) {
+        return Err(super::ClientError::InvalidClose {
+            code,
+            why: "close code must be 1000 or in 3000–4999",
+        });
+    }
+    if reason.len() > crate::protocol::MAX_CLOSE_REASON_BYTES {
+        return Err(super::ClientError::InvalidClose {
+            code,
+            why: "close reason is longer than 123 bytes",
+        });
+    }
+    Ok(())
+}

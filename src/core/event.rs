@@ -33,6 +33,20 @@ pub enum Event {
         /// Why.
         reason: DisconnectReason,
     },
+    /// The server could not resume the session (it expired, or the server restarted): a new
+    /// session started. Says exactly what is uncertain. Emitted before the `Open` of the new
+    /// session; the messages listed are **not** resent into it — the app decides.
+    Gap {
+        /// The messages sent in the old session that the server never acknowledged: it may or
+        /// may not have received them. Messages that never left the client are not here; they
+        /// go out in the new session as usual.
+        messages: Vec<Payload>,
+        /// Their total payload bytes.
+        bytes: usize,
+        /// The last server seq delivered in order in the old session: server messages after it
+        /// may be missing.
+        last_seq: u64,
+    },
     /// A non-fatal problem: the connection goes on.
     Error(ClientError),
     /// Terminal: the client is closed for good. Exactly one per lifetime; nothing follows it.
@@ -84,10 +98,18 @@ pub enum ClientError {
         /// The limit.
         limit: usize,
     },
-    /// The client closed with messages still queued; they were never sent.
+    /// The client closed with messages the server never acknowledged (queued, or in flight on
+    /// a link that was not open any more); they were discarded.
     QueueDiscarded {
         /// How many.
         count: usize,
+    },
+    /// `close` was called with a code or reason that cannot be sent; the client stays as it was.
+    InvalidClose {
+        /// The code given.
+        code: u16,
+        /// What is wrong.
+        why: &'static str,
     },
 }
 
@@ -111,8 +133,9 @@ impl fmt::Display for ClientError {
                 write!(f, "message of {size} bytes exceeds maxMessageBytes {limit}")
             }
             ClientError::QueueDiscarded { count } => {
-                write!(f, "closed with {count} queued message(s) unsent")
+                write!(f, "closed with {count} message(s) never acknowledged")
             }
+            ClientError::InvalidClose { code, why } => write!(f, "close({code}) refused: {why}"),
         }
     }
 }

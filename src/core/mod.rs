@@ -34,7 +34,7 @@ mod fallback;
 mod heartbeat;
 mod input;
 mod mode;
-mod queue;
+mod outbox;
 mod session;
 mod state;
 mod time;
@@ -54,12 +54,13 @@ pub use close::{CLOSE_GAVE_UP, CLOSE_POLICY, CLOSE_PROTOCOL, CLOSE_TRY_LATER, FI
 
 use crate::config::{Config, ConfigError, TransportKind, MAX_TIMER_MS};
 use crate::protocol::{
-    self, CloseFrame, ErrorCode, ErrorFrame, Frame, Hello, Inbound, Limits, ACK_DELAY_MS,
+    self, CloseFrame, ErrorCode, ErrorFrame, Frame, Hello, Inbound, Limits, ResumeOutcome,
+    ACK_DELAY_MS,
 };
 use fallback::Next;
 use heartbeat::Heartbeat;
 use mode::{Mode, Received};
-use queue::{Offer, SendQueue};
+use outbox::{Offer, Outbox};
 use session::Session;
 use std::collections::VecDeque;
 use std::fmt;
@@ -80,7 +81,7 @@ pub struct Machine {
     mode: Mode,
     state: State,
     timers: TimerTable,
-    queue: SendQueue,
+    outbox: Outbox,
     heartbeat: Heartbeat,
     session: Session,
     limits: Limits,
@@ -108,7 +109,7 @@ impl fmt::Debug for Machine {
         f.debug_struct("Machine")
             .field("state", &self.state)
             .field("timers", &self.timers)
-            .field("queued", &self.queue.len())
+            .field("outbox", &self.outbox.len())
             .finish_non_exhaustive()
     }
 }
@@ -119,7 +120,7 @@ impl Machine {
     /// reconnect storms stay synchronised.
     pub fn new(config: Config, seed: u64) -> Result<Self, ConfigError> {
         config.validate()?;
-        let queue = SendQueue::new(
+        let outbox = Outbox::new(
             config.queue_max_messages,
             config.queue_max_bytes,
             config.overflow,
@@ -132,7 +133,7 @@ impl Machine {
             config,
             state: State::Idle,
             timers: TimerTable::default(),
-            queue,
+            outbox,
             heartbeat: Heartbeat::default(),
             session: Session::default(),
             limits,
@@ -171,6 +172,23 @@ impl Machine {
     /// are judged first, against `now`.
     pub fn handle_input(&mut self, now: Instant, input: Input) {
         if self.is_closed() {
+            return;
+        }
+        // A transport that reports its own end is gone: nothing may go out on it any more, not
+        // even a ping that fell due in the same instant or a freeze probe. Apply its end first;
+        // the connection's timers stop with it.
+        let ends_current = match &input {
+            Input::Closed { conn, .. } | Input::Failed { conn, .. } => {
+                self.state.conn() == Some(*conn)
+            }
+            _ => false,
+        };
+        if ends_current {
+            let now = self.last_call.map_or(now, |last| now.max(last));
+            self.last_call = Some(now);
+            self.apply(now, input);
+            self.run_timers(now);
+            self.settle(now);
             return;
         }
         let now = self.observe(now, matches!(input, Input::Resumed));
@@ -256,7 +274,7 @@ impl Machine {
 
     /// Bytes accepted by `send` and not yet handed to a transport.
     pub fn buffered_amount(&self) -> usize {
-        self.queue.bytes()
+        self.outbox.bytes()
     }
 
     /// Counters.
@@ -264,8 +282,8 @@ impl Machine {
         Stats {
             rtt_ms: self.heartbeat.srtt_ms,
             transport: self.transport(),
-            queued: self.queue.len(),
-            queued_bytes: self.queue.bytes(),
+            queued: self.outbox.len(),
+            queued_bytes: self.outbox.bytes(),
             attempt: self.attempt(),
             ..self.stats.clone()
         }
@@ -401,17 +419,12 @@ impl Machine {
                     self.start_attempt(now, 0, 0);
                 }
             }
-            Input::Close { code, reason } => {
-                if let (State::Open { conn, .. }, true) = (&self.state, self.mode.is_session()) {
-                    let conn = *conn;
-                    let frame = Frame::Close(CloseFrame {
-                        code,
-                        reason: reason.clone(),
-                    });
-                    self.send_frame(now, conn, &frame);
-                }
-                self.terminate(code, reason, true);
-            }
+            Input::Close { code, reason } => match close::check_app_close(code, &reason) {
+                Ok(()) => self.end_session(now, code, &reason, true),
+                // Refused, not clamped: a `close(1006)` reported back as a clean close would be
+                // a contradiction, and a browser would throw on it.
+                Err(e) => self.emit(Event::Error(e)),
+            },
             Input::Opened { conn } => self.on_opened(now, conn),
             Input::Received { conn, payload } => {
                 if self.state.conn() == Some(conn) {
@@ -505,12 +518,13 @@ impl Machine {
         if let State::Connecting { phase, .. } = &mut self.state {
             *phase = Phase::Handshake;
         }
+        // Resume: the session we had (if any) and the last server seq delivered in order, so the
+        // server resends exactly what we have not seen.
         let hello = Frame::Hello(Hello {
             min_version: protocol::VERSION,
             max_version: protocol::VERSION,
-            // Resume is specified but not implemented yet: always a new session.
-            session: None,
-            last_seq: 0,
+            session: self.session.id.clone(),
+            last_seq: self.session.inbound.last,
         });
         self.send_frame(now, conn, &hello);
     }
@@ -550,7 +564,7 @@ impl Machine {
                     );
                     return;
                 }
-                self.session.start(w.session.clone());
+                self.resume_or_start(&w);
                 self.become_open(now, Some(&w));
             }
             Frame::Ping { id } => self.send_frame(now, conn, &Frame::Pong { id }),
@@ -561,8 +575,7 @@ impl Machine {
                 self.on_data(now, conn, seq, Payload::Binary(data))
             }
             Frame::Pong { id } => self.heartbeat.on_pong(id, now),
-            // Retransmission on resume is not implemented yet, so acks free nothing today.
-            Frame::Ack { .. } => {}
+            Frame::Ack { seq } => self.outbox.ack(seq),
             Frame::Welcome(_) => self.emit(Event::Error(ClientError::UnexpectedFrame("WELCOME"))),
             Frame::Hello(_) => self.emit(Event::Error(ClientError::UnexpectedFrame("HELLO"))),
             // Data before WELCOME: the server broke the handshake rule; ignore it (PROTOCOL.md §4).
@@ -719,11 +732,10 @@ impl Machine {
             self.stats.reconnects += 1;
         }
         self.ever_opened = true;
-        // Flush before the app hears `open`, so queued messages keep their order ahead of
-        // anything the app sends from its open handler.
-        while let Some(p) = self.queue.pop() {
-            self.send_data(now, conn, p);
-        }
+        // Flush before the app hears `open`, so queued messages (and, on a resumed session, the
+        // unacknowledged ones) keep their order ahead of anything the app sends from its open
+        // handler.
+        self.flush(now, conn);
         let kind = self.transport_at(transport);
         self.emit(Event::Open { transport: kind });
     }
@@ -856,14 +868,22 @@ impl Machine {
         });
     }
 
-    /// Closes for good: releases the connection, drops the timers and the queue (reporting what
-    /// was unsent), and emits the one terminal `Close`.
+    /// Closes for good: releases the connection, drops the timers and the outbox (reporting what
+    /// was never acknowledged), and emits the one terminal `Close`.
     fn terminate(&mut self, code: u16, reason: String, was_clean: bool) {
         if let Some(conn) = self.state.conn() {
             self.disconnect(conn, code, &reason);
         }
         self.timers.clear();
-        let unsent = self.queue.clear();
+        // An app close on an open connection sends CLOSE behind the messages in flight, so those
+        // are as delivered as a WebSocket's; everything else held was never confirmed.
+        let app_close_while_open = was_clean && matches!(self.state, State::Open { .. });
+        let unsent = if app_close_while_open {
+            self.outbox.unsent()
+        } else {
+            self.outbox.len()
+        };
+        self.outbox.clear();
         if unsent > 0 {
             self.emit(Event::Error(ClientError::QueueDiscarded { count: unsent }));
         }
@@ -899,29 +919,93 @@ impl Machine {
             self.emit(Event::Error(ClientError::MessageTooBig { size, limit }));
             return SendOutcome::Rejected(RejectReason::TooBig);
         }
-        if let State::Open { conn, .. } = self.state {
-            self.send_data(now, conn, payload);
-            return SendOutcome::Sent;
-        }
-        match self.queue.offer(payload) {
-            Offer::Queued { dropped: 0 } => SendOutcome::Queued,
-            Offer::Queued { dropped } => {
-                self.emit(Event::Error(ClientError::QueueOverflow { dropped }));
-                SendOutcome::Queued
+        match self.outbox.offer(payload) {
+            Offer::Accepted { dropped } => {
+                if dropped > 0 {
+                    self.emit(Event::Error(ClientError::QueueOverflow { dropped }));
+                }
             }
             Offer::Full => {
                 self.emit(Event::Error(ClientError::QueueFull));
-                SendOutcome::Rejected(RejectReason::QueueFull)
+                return SendOutcome::Rejected(RejectReason::QueueFull);
             }
+            Offer::Exhausted => {
+                // Sequence numbers never wrap (PROTOCOL.md §5): the session ends.
+                self.end_session(now, 1011, "sequence numbers exhausted", false);
+                return SendOutcome::Rejected(RejectReason::Closed);
+            }
+        }
+        if let State::Open { conn, .. } = self.state {
+            self.flush(now, conn);
+            return SendOutcome::Sent;
+        }
+        SendOutcome::Queued
+    }
+
+    /// Hands every unsent outbox entry to `conn`, in order. In raw mode there are no acks, so an
+    /// entry is done once handed over.
+    fn flush(&mut self, now: Instant, conn: ConnId) {
+        if !self.mode.is_session() {
+            while let Some(p) = self.outbox.pop_unsent() {
+                self.count_sent(p.len());
+                self.push_send(now, conn, p);
+            }
+            return;
+        }
+        while let Some((entry, first)) = self.outbox.transmit_next() {
+            let wire = self.mode.data(entry.seq, &entry.payload);
+            let len = entry.payload.len();
+            if first {
+                self.count_sent(len);
+            }
+            self.push_send(now, conn, wire);
         }
     }
 
-    fn send_data(&mut self, now: Instant, conn: ConnId, payload: Payload) {
+    fn count_sent(&mut self, len: usize) {
         self.stats.messages_sent += 1;
-        self.stats.bytes_sent += payload.len() as u64;
-        let seq = self.session.next_out();
-        let wire = self.mode.data(seq, payload);
-        self.push_send(now, conn, wire);
+        self.stats.bytes_sent += len as u64;
+    }
+
+    /// Ends the session from our side with `code`: CLOSE to the server if open, then terminal.
+    fn end_session(&mut self, now: Instant, code: u16, reason: &str, was_clean: bool) {
+        if let (State::Open { conn, .. }, true) = (&self.state, self.mode.is_session()) {
+            let conn = *conn;
+            let frame = Frame::Close(CloseFrame {
+                code,
+                reason: reason.to_owned(),
+            });
+            self.send_frame(now, conn, &frame);
+        }
+        self.terminate(code, reason.to_owned(), was_clean);
+    }
+
+    /// Applies a WELCOME's resume verdict to the session and the outbox (PROTOCOL.md §5).
+    fn resume_or_start(&mut self, w: &protocol::Welcome) {
+        let asked = self.session.id.clone();
+        match (asked, w.resume) {
+            (Some(id), ResumeOutcome::Resumed) if id == w.session => {
+                // Both sides resend what the other has not acknowledged; duplicates are dropped
+                // by seq on arrival.
+                self.outbox.ack(w.ack);
+                self.outbox.rewind();
+            }
+            (None, _) => self.session.start(w.session.clone()),
+            // Expired, unknown (a restarted server), or a server that answered with another
+            // session: what was in flight may be lost either way. Say exactly what, and start
+            // the new session with only the messages that never left.
+            (Some(_), _) => {
+                let last_seq = self.session.inbound.last;
+                let messages = self.outbox.take_in_flight();
+                let bytes = messages.iter().map(Payload::len).sum();
+                self.session.start(w.session.clone());
+                self.emit(Event::Gap {
+                    messages,
+                    bytes,
+                    last_seq,
+                });
+            }
+        }
     }
 
     fn send_frame(&mut self, now: Instant, conn: ConnId, frame: &Frame) {

@@ -89,13 +89,13 @@ impl Mode {
     }
 
     /// An app message numbered `seq` as it goes on the wire.
-    pub(crate) fn data(&self, seq: u64, payload: Payload) -> Payload {
-        match self {
-            Mode::Session => encode(&match payload {
-                Payload::Text(text) => Frame::Text { seq, text },
-                Payload::Binary(data) => Frame::Binary { seq, data },
-            }),
-            Mode::Raw { .. } => payload,
+    /// (Raw mode never numbers its messages: the outbox hands them over as they are.)
+    pub(crate) fn data(&self, seq: u64, payload: &Payload) -> Payload {
+        match payload {
+            Payload::Text(text) => {
+                Payload::Binary(protocol::encode_data(seq, false, text.as_bytes()))
+            }
+            Payload::Binary(data) => Payload::Binary(protocol::encode_data(seq, true, data)),
         }
     }
 

@@ -1,4 +1,5 @@
-//! The logical session (protocol mode): its id, the inbound sequence numbers (PROTOCOL.md §5)
+//! The logical session (protocol mode): its id, the inbound sequence numbers (PROTOCOL.md §5;
+//! outbound numbering lives in the outbox, which assigns a seq when `send` accepts a message)
 //! and the negotiation of the server's WELCOME into this connection's timers and limits.
 
 use crate::config::Config;
@@ -12,8 +13,6 @@ const MAX_SERVER_PING_WAIT_MS: u64 = 30_000;
 pub struct Session {
     /// The server-assigned id.
     pub id: Option<String>,
-    /// Last outbound seq used (next data frame gets this + 1).
-    pub out_seq: u64,
     /// The inbound direction: last seq delivered in order, acks due.
     pub inbound: Receiver,
 }
@@ -25,12 +24,6 @@ impl Session {
             id: Some(id),
             ..Session::default()
         };
-    }
-
-    /// The seq for the next outbound data frame.
-    pub fn next_out(&mut self) -> u64 {
-        self.out_seq = self.out_seq.saturating_add(1);
-        self.out_seq
     }
 
     /// Classifies inbound `seq` and, unless it is a duplicate, records it as delivered.

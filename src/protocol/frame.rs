@@ -206,6 +206,17 @@ pub fn encode(frame: &Frame) -> Vec<u8> {
     out
 }
 
+/// Encodes a data frame straight from borrowed bytes: BINARY if `binary`, else TEXT (then
+/// `payload` must be UTF-8 — callers pass a `str`'s bytes). Lets a sender keep the message for
+/// resending after a resume without cloning it into a [`Frame`] first.
+pub fn encode_data(seq: u64, binary: bool, payload: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(payload.len() + 11);
+    out.push(if binary { T_BINARY } else { T_TEXT });
+    put_varint(&mut out, seq);
+    out.extend_from_slice(payload);
+    out
+}
+
 /// Cuts `s` to at most `max` bytes at a character boundary (for reasons and messages that have
 /// a protocol limit).
 pub fn clip(s: &str, max: usize) -> &str {

@@ -15,8 +15,8 @@ pub use batch::{decode_batch, encode_batch, MAX_BATCH_FRAMES};
 pub use delivery::{next_seq, Inbound, Receiver, ACK_DELAY_MS, ACK_EVERY, MAX_SEQ};
 pub use error::DecodeError;
 pub use frame::{
-    clip, decode, encode, CloseFrame, Decoded, ErrorCode, ErrorFrame, Frame, Hello, Limits,
-    ResumeOutcome, Welcome,
+    clip, decode, encode, encode_data, CloseFrame, Decoded, ErrorCode, ErrorFrame, Frame, Hello,
+    Limits, ResumeOutcome, Welcome,
 };
 
 /// The protocol version this crate speaks.

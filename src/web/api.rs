@@ -205,6 +205,15 @@ fn error_kind(e: &ClientError) -> &'static str {
         ClientError::QueueOverflow { .. } => "queue-overflow",
         ClientError::MessageTooBig { .. } => "message-too-big",
         ClientError::QueueDiscarded { .. } => "queue-discarded",
+        ClientError::InvalidClose { .. } => "invalid-close",
+    }
+}
+
+/// A message as JS sees it: a string, or an `ArrayBuffer` for binary.
+fn payload_to_js(p: Payload) -> JsValue {
+    match p {
+        Payload::Text(t) => t.into(),
+        Payload::Binary(b) => Uint8Array::from(b.as_slice()).buffer().into(),
     }
 }
 
@@ -216,13 +225,24 @@ fn to_js(event: Event) -> (&'static str, Object) {
             set(&d, "transport", transport.name());
             "open"
         }
-        Event::Message(Payload::Text(t)) => {
-            set(&d, "data", t);
+        Event::Message(p) => {
+            set(&d, "data", payload_to_js(p));
             "message"
         }
-        Event::Message(Payload::Binary(b)) => {
-            set(&d, "data", Uint8Array::from(b.as_slice()).buffer());
-            "message"
+        Event::Gap {
+            messages,
+            bytes,
+            last_seq,
+        } => {
+            set(&d, "count", messages.len() as f64);
+            let list = Array::new();
+            for m in messages {
+                list.push(&payload_to_js(m));
+            }
+            set(&d, "messages", list);
+            set(&d, "bytes", bytes as f64);
+            set(&d, "lastSeq", last_seq as f64);
+            "gap"
         }
         Event::Reconnecting {
             attempt,
@@ -320,18 +340,10 @@ impl HoldfastCore {
 
     /// Closes for good with `code` (1000 or 3000–4999, default 1000) and `reason` (≤ 123 bytes).
     pub fn close(&self, code: Option<u16>, reason: Option<String>) -> Result<(), JsValue> {
-        let code = code.unwrap_or(1000);
-        if code != 1000 && !(3000..=4999).contains(&code) {
-            return Err(type_error(format!(
-                "close code {code} is not 1000 or in 3000–4999"
-            )));
-        }
         let reason = reason.unwrap_or_default();
-        if reason.len() > 123 {
-            return Err(type_error("close reason is longer than 123 bytes"));
-        }
-        self.client.close(code, &reason);
-        Ok(())
+        self.client
+            .close(code.unwrap_or(1000), &reason)
+            .map_err(|e| type_error(e.to_string()))
     }
 
     /// 0 CONNECTING (also while reconnecting), 1 OPEN, 3 CLOSED.
@@ -352,7 +364,7 @@ impl HoldfastCore {
         self.client.transport().map(|t| t.name().to_owned())
     }
 
-    /// Bytes queued and not yet sent.
+    /// Bytes accepted by `send` and not yet acknowledged by the server (queued or in flight).
     #[wasm_bindgen(getter, js_name = bufferedAmount)]
     pub fn buffered_amount(&self) -> f64 {
         self.client.buffered_amount() as f64

@@ -3,7 +3,8 @@
 use super::driver::{self, dispatch, Shared, Work};
 use super::lifecycle::Lifecycle;
 use crate::config::{Config, ConfigError, TransportKind};
-use crate::core::{Event, Input, Machine, Payload, SendOutcome, StateKind, Stats};
+use crate::core::close::check_app_close;
+use crate::core::{ClientError, Event, Input, Machine, Payload, SendOutcome, StateKind, Stats};
 use std::rc::Rc;
 
 /// Where to connect. A function is called before every attempt (token refresh).
@@ -54,13 +55,16 @@ impl Client {
         driver::send(&self.shared, payload)
     }
 
-    /// Closes for good: one `Close` event follows, then nothing.
-    pub fn close(&self, code: u16, reason: &str) {
+    /// Closes for good: one `Close` event follows, then nothing. `code` must be 1000 or in
+    /// 3000–4999 and `reason` at most 123 bytes; otherwise nothing happens and the error says why.
+    pub fn close(&self, code: u16, reason: &str) -> Result<(), ClientError> {
+        check_app_close(code, reason)?;
         let input = Input::Close {
             code,
             reason: reason.to_owned(),
         };
         dispatch(&self.shared, Some(Work::Input(input)));
+        Ok(())
     }
 
     /// The coarse state.
@@ -73,7 +77,7 @@ impl Client {
         self.shared.machine.borrow().transport()
     }
 
-    /// Bytes queued and not yet sent.
+    /// Bytes accepted by `send` and not yet acknowledged by the server (queued or in flight).
     pub fn buffered_amount(&self) -> usize {
         self.shared.machine.borrow().buffered_amount()
     }
@@ -87,7 +91,8 @@ impl Client {
 impl Drop for Client {
     fn drop(&mut self) {
         if self.state() != StateKind::Closed {
-            self.close(1000, "client dropped");
+            // 1000 and a short reason always pass the close check.
+            let _ = self.close(1000, "client dropped");
         }
     }
 }

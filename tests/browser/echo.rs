@@ -34,7 +34,7 @@ async fn opens_and_echoes_text_and_binary() {
         vec![text("hello"), Payload::Binary(vec![0, 1, 2, 255])]
     );
     assert_eq!(c.stats().messages_received, 2);
-    c.close(1000, "done");
+    c.close(1000, "done").unwrap();
 }
 
 #[wasm_bindgen_test]
@@ -53,7 +53,7 @@ async fn sends_before_open_are_queued_and_delivered_in_order() {
     let want: Vec<Payload> = (0..20).map(|i| text(&format!("q{i}"))).collect();
     assert_eq!(rec.messages(), want);
     assert_eq!(c.buffered_amount(), 0);
-    c.close(1000, "done");
+    c.close(1000, "done").unwrap();
 }
 
 #[wasm_bindgen_test]
@@ -61,8 +61,8 @@ async fn close_emits_exactly_one_close_event_and_stops_attempting() {
     fault("recover").await;
     let (c, rec) = client();
     assert!(rec.wait(5_000.0, |r| r.opens() == 1).await);
-    c.close(4321, "bye");
-    c.close(1000, "again");
+    c.close(4321, "bye").unwrap();
+    c.close(1000, "again").unwrap();
     assert_eq!(rec.closes(), 1, "close must be synchronous and single");
     let handshakes = server_handshakes().await;
     // Long enough for several backoff rounds if the client were still trying.
@@ -126,7 +126,7 @@ async fn url_function_is_called_before_every_attempt() {
         rec.dump()
     );
     assert_eq!(calls.get(), 3);
-    c.close(1000, "done");
+    c.close(1000, "done").unwrap();
     drop(f);
 }
 
@@ -157,5 +157,5 @@ async fn send_from_inside_the_message_callback_is_delivered() {
     assert_eq!(rec.messages(), vec![text("first"), text("second")]);
     // Break the cycle (callback → slot → client) and close.
     let c = slot.borrow_mut().take().unwrap();
-    c.close(1000, "done");
+    c.close(1000, "done").unwrap();
 }

@@ -31,7 +31,7 @@ async fn dropped_connections_reconnect_and_deliver_what_was_sent_meanwhile() {
         rec.dump()
     );
     assert_eq!(rec.messages(), vec![text("during-1"), text("during-2")]);
-    c.close(1000, "done");
+    c.close(1000, "done").unwrap();
 }
 
 #[wasm_bindgen_test]
@@ -74,7 +74,7 @@ async fn silent_server_is_declared_dead_within_the_window_and_reconnected_after_
         reopened <= 3_500.0,
         "reconnected {reopened} ms after recovery"
     );
-    c.close(1000, "done");
+    c.close(1000, "done").unwrap();
 }
 
 #[wasm_bindgen_test]
@@ -110,5 +110,5 @@ async fn server_down_for_two_seconds_reconnects_within_max_backoff_after_it_is_b
         attempts_while_down <= 12,
         "{attempts_while_down} attempts in 2 s: not backing off"
     );
-    c.close(1000, "done");
+    c.close(1000, "done").unwrap();
 }

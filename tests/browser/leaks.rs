@@ -43,7 +43,7 @@ async fn two_hundred_forced_reconnects_leak_nothing() {
         );
     }
     assert_eq!(c.stats().reconnects, 200);
-    c.close(1000, "done");
+    c.close(1000, "done").unwrap();
     let closed = live_counts();
     assert_eq!(closed.sockets, before.sockets, "socket left after close");
     assert_eq!(

@@ -34,5 +34,5 @@ async fn raw_mode_echoes_and_swallows_heartbeat_replies() {
     );
     assert!(c.stats().rtt_ms.is_some(), "heartbeat reply not matched");
     assert_eq!(rec.opens(), 1);
-    c.close(1000, "done");
+    c.close(1000, "done").unwrap();
 }
