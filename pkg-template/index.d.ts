@@ -28,11 +28,11 @@ export interface HoldfastOptions {
   minUptimeMs?: number;
   /** Upper clamp for server retry hints. Default 60000. */
   maxRetryAfterMs?: number;
-  /** Most messages queued while not open. Default 1000. */
+  /** Most messages held by the outbox: queued while not open plus sent and not yet acknowledged. Default 1000. */
   queueMaxMessages?: number;
-  /** Most bytes queued while not open. Default 1048576. */
+  /** Most bytes held by the outbox (the ceiling of `bufferedAmount`). Default 1048576. */
   queueMaxBytes?: number;
-  /** What `send` does when the queue is full. Default `"reject"`. */
+  /** What `send` does when the outbox is full: `"reject"` the new message, or `"drop-oldest"` (queued or in flight). Default `"reject"`. */
   overflow?: "reject" | "drop-oldest";
   /** Largest message either way. Default 1048576. */
   maxMessageBytes?: number;
@@ -52,8 +52,22 @@ export interface HoldfastTransportEvent extends Event {
 export interface HoldfastErrorEvent extends Event {
   readonly kind:
     | "bad-frame" | "unexpected-frame" | "sequence-gap" | "server-error"
-    | "queue-full" | "queue-overflow" | "message-too-big" | "queue-discarded";
+    | "queue-full" | "queue-overflow" | "message-too-big" | "queue-discarded" | "invalid-close";
   readonly message: string;
+}
+/**
+ * The server could not resume the session (it expired, or the server restarted) and a new one
+ * started. Fired before the new session's `open`. Nothing listed here is resent automatically.
+ */
+export interface HoldfastGapEvent extends Event {
+  /** Messages sent in the old session that the server never acknowledged: it may or may not have them. */
+  readonly messages: ReadonlyArray<string | ArrayBuffer>;
+  /** `messages.length`. */
+  readonly count: number;
+  /** Their total payload bytes. */
+  readonly bytes: number;
+  /** Last server message (seq) received in order in the old session: later server messages may be missing. */
+  readonly lastSeq: number;
 }
 
 export interface HoldfastEventMap {
@@ -62,6 +76,7 @@ export interface HoldfastEventMap {
   close: CloseEvent;
   reconnecting: HoldfastReconnectingEvent;
   transport: HoldfastTransportEvent;
+  gap: HoldfastGapEvent;
   error: HoldfastErrorEvent;
 }
 
@@ -92,6 +107,7 @@ export declare class Holdfast extends EventTarget {
   onclose: ((ev: CloseEvent) => void) | null;
   onreconnecting: ((ev: HoldfastReconnectingEvent) => void) | null;
   ontransport: ((ev: HoldfastTransportEvent) => void) | null;
+  ongap: ((ev: HoldfastGapEvent) => void) | null;
   onerror: ((ev: HoldfastErrorEvent) => void) | null;
   addEventListener<K extends keyof HoldfastEventMap>(type: K, listener: (ev: HoldfastEventMap[K]) => void, options?: boolean | AddEventListenerOptions): void;
   addEventListener(type: string, listener: EventListenerOrEventListenerObject, options?: boolean | AddEventListenerOptions): void;
@@ -101,6 +117,7 @@ export declare class Holdfast extends EventTarget {
   readonly readyState: 0 | 1 | 2 | 3;
   readonly state: "connecting" | "open" | "reconnecting" | "closing" | "closed";
   readonly transport: TransportName | null;
+  /** Bytes accepted by `send` and not yet acknowledged by the server (queued or in flight). */
   readonly bufferedAmount: number;
   stats(): HoldfastStats;
 }

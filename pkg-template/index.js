@@ -26,7 +26,7 @@ function makeEvent(type, detail) {
   return ev;
 }
 
-const EVENTS = ["open", "message", "close", "reconnecting", "transport", "error"];
+const EVENTS = ["open", "message", "close", "reconnecting", "transport", "gap", "error"];
 
 /**
  * A managed real-time connection. See index.d.ts for every option and event.
@@ -97,7 +97,7 @@ export class Holdfast extends EventTarget {
   get state() { return this.#core.state; }
   /** The transport in use, or null. */
   get transport() { return this.#core.transport; }
-  /** Bytes queued and not yet sent. */
+  /** Bytes accepted by send() and not yet acknowledged by the server (queued or in flight). */
   get bufferedAmount() { return this.#core.bufferedAmount; }
   /** Counters: rttMs, reconnects, transport, messages and bytes each way, queued. */
   stats() { return this.#core.stats(); }
