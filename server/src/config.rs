@@ -10,12 +10,26 @@ pub struct ServerConfig {
     /// Keep it well below the clients' heartbeat timeout (8 s by default): in a throttled
     /// background tab the client's own pings go out late, and only these keep the link alive.
     pub ping_interval_ms: u64,
-    /// A client silent for this long is closed (announced in WELCOME).
+    /// A connection silent for this long is dropped as a dead link (announced in WELCOME); its
+    /// session lives on for `session_ttl_ms`.
     pub idle_timeout_ms: u64,
     /// A connection that sent no HELLO within this time is closed.
     pub handshake_timeout_ms: u64,
     /// Largest data payload accepted (announced in WELCOME); larger ones close with 1009.
     pub max_message_bytes: usize,
+    /// How long a session without a connection waits for its client to resume it before it
+    /// expires (`on_close`). Default 120 s (like socket.io's connection-state recovery).
+    pub session_ttl_ms: u64,
+    /// Most sessions alive at once, attached or not. At the bound a new handshake is answered
+    /// with ERROR 5 (try later) and CLOSE 1013; resuming an existing session still works.
+    pub max_sessions: usize,
+    /// Most messages one session keeps for its client until acknowledged (sent and unacked, or
+    /// waiting for a resume). One more ends the session with CLOSE 1013 "session buffer full".
+    pub max_log_messages: usize,
+    /// Most payload bytes one session keeps until acknowledged; a message that would go over
+    /// ends the session with CLOSE 1013 "session buffer full". Worst-case log memory is
+    /// `max_sessions × max_log_bytes`.
+    pub max_log_bytes: usize,
     /// Which page origins may open WebSockets.
     pub allowed_origins: OriginPolicy,
     /// Mount the `/_fault/*` control routes. Never enable this in production.
@@ -35,6 +49,10 @@ impl Default for ServerConfig {
             idle_timeout_ms: 30_000,
             handshake_timeout_ms: 10_000,
             max_message_bytes: holdfast::protocol::DEFAULT_MAX_MESSAGE_BYTES,
+            session_ttl_ms: 120_000,
+            max_sessions: 100_000,
+            max_log_messages: 1024,
+            max_log_bytes: 4 * 1024 * 1024,
             allowed_origins: OriginPolicy::Loopback,
             faults_enabled: false,
             www_dir: None,
@@ -46,12 +64,13 @@ impl Default for ServerConfig {
 
 impl ServerConfig {
     /// The test profile (docs/reliability.md): ping 1 s, idle timeout 2.5 s, handshake timeout
-    /// 2 s, loopback origins, fault controls on.
+    /// 2 s, session TTL 5 s, loopback origins, fault controls on.
     pub fn test_profile() -> Self {
         ServerConfig {
             ping_interval_ms: 1_000,
             idle_timeout_ms: 2_500,
             handshake_timeout_ms: 2_000,
+            session_ttl_ms: 5_000,
             allowed_origins: OriginPolicy::Loopback,
             faults_enabled: true,
             ..ServerConfig::default()

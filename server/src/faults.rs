@@ -17,6 +17,8 @@
 //!   upgrade never completes, so the client's own deadline must fire) until the fault is cleared,
 //!   then the connection is dropped. `refuse-ws` is enforced by the WebSocket handlers: upgrades
 //!   on both endpoints answer `403`.
+//! - **Sessions** are not touched by connection faults: a dropped connection's session is
+//!   detached and waits for a resume. Only `restart` forgets sessions.
 //!
 //! A router served by plain `axum::serve` instead of [`crate::serve`] still gets the
 //! per-connection faults and `refuse-ws`, but not the gating of new requests.
@@ -35,12 +37,15 @@
 //! | `/_fault/hold` | new requests hang unanswered |
 //! | `/_fault/unhold` | undo `hold`; the requests it parked are dropped |
 //! | `/_fault/recover` | clear every fault; connections parked by `silent`/`hold` are dropped |
-//! | `GET /_fault/stats` | `{"sessions":N,"connections":N,"handshakes":N}` |
+//! | `/_fault/restart` | forget every session as a restarted server would: every open WebSocket is dropped, the session store is emptied and `on_close` runs for each session; a resume afterwards gets WELCOME `resume = 2` |
+//! | `GET /_fault/stats` | `{"sessions":N,"connections":N,"handshakes":N,"attached":N}` |
 //!
-//! `sessions` is the number of open protocol sessions, `connections` the number of open
+//! `sessions` is the number of live protocol sessions (attached or detached and waiting for a
+//! resume within the TTL), `attached` those with a connection, `connections` the number of open
 //! WebSocket connections (protocol and raw, handshaken or not) and `handshakes` the number of
-//! WELCOMEs sent since start. A connection parked by `silent` still counts in both: the app
-//! cannot tell a half-open link from a quiet one. It ends (and leaves the hub) on recover.
+//! WELCOMEs sent since start. A connection parked by `silent` still counts as attached: the app
+//! cannot tell a half-open link from a quiet one. It is dropped on recover, and its session
+//! detaches.
 //!
 //! [`ServerConfig::faults_enabled`]: crate::ServerConfig::faults_enabled
 
@@ -184,6 +189,12 @@ pub(crate) struct FaultWatch {
 }
 
 impl FaultWatch {
+    /// The fault that concerns this connection right now, if any, without waiting: check before
+    /// each write so a dropped connection writes nothing more.
+    pub(crate) fn pending(&mut self) -> Option<FaultEvent> {
+        self.check()
+    }
+
     fn check(&mut self) -> Option<FaultEvent> {
         let s = self.rx.borrow_and_update();
         if s.drop_epoch != self.epoch {
@@ -229,6 +240,7 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
         .route("/_fault/hold", get(hold).post(hold))
         .route("/_fault/unhold", get(unhold).post(unhold))
         .route("/_fault/recover", get(recover).post(recover))
+        .route("/_fault/restart", get(restart).post(restart))
         .route("/_fault/stats", get(stats))
         .layer(CorsLayer::permissive())
 }
@@ -285,11 +297,16 @@ async fn recover(State(shared): State<Arc<Shared>>) -> &'static str {
     "ok"
 }
 
+async fn restart(State(shared): State<Arc<Shared>>) -> &'static str {
+    crate::lifecycle::restart(&shared).await;
+    "ok"
+}
+
 async fn stats(State(shared): State<Arc<Shared>>) -> Response {
     let s = shared.stats();
     let body = format!(
-        "{{\"sessions\":{},\"connections\":{},\"handshakes\":{}}}",
-        s.sessions, s.connections, s.handshakes
+        "{{\"sessions\":{},\"connections\":{},\"handshakes\":{},\"attached\":{}}}",
+        s.sessions, s.connections, s.handshakes, s.attached
     );
     ([(header::CONTENT_TYPE, "application/json")], body).into_response()
 }

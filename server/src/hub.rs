@@ -1,45 +1,33 @@
-//! The session hub: which sessions are open, and sending to one or all of them.
+//! The hub: how the app (and anything else holding a [`ServerHandle`](crate::ServerHandle))
+//! talks to sessions. A facade over the [`SessionStore`].
 //!
-//! Each session owns a bounded queue ([`SESSION_QUEUE`] entries) drained by its connection task.
-//! Sending never waits: a full queue means the client cannot keep up, so the session is closed
-//! with `1013` (try again later) instead of growing memory without bound. The hub only holds
-//! queue handles, so it could later be backed by a shared broker.
+//! Nothing here waits. Sending records the message in the session's bounded outbound log and
+//! wakes the task that owns the session (its connection, which writes the frame; or its TTL
+//! watch, while the client is away and the message waits for a resume). A session whose log is
+//! full is ended with CLOSE 1013 instead of growing memory without bound; its owner then runs
+//! `on_close`, never the hub, so an app calling the hub from a callback is never re-entered.
 
-use crate::app::Message;
-use holdfast::protocol::CloseFrame;
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard};
-use tokio::sync::{mpsc, Notify};
+use crate::clock;
+use crate::message::{Message, SessionId};
+use crate::session::{SendError, SessionState};
+use crate::store::{MemoryStore, SessionEntry, SessionStore};
+use std::sync::Arc;
 
-/// Most messages queued for one session before it is closed as too slow.
-pub const SESSION_QUEUE: usize = 1024;
+pub use crate::store::new_session_id;
 
-/// What a session task is asked to do.
-#[derive(Debug)]
-pub(crate) enum Command {
-    /// Send a data frame.
-    Send(Message),
-    /// Send CLOSE with this code and reason, then close the connection.
-    Close(CloseFrame),
-}
-
-struct Entry {
-    tx: mpsc::Sender<Command>,
-    overflow: Arc<Notify>,
-}
-
-/// The receiving half a session task owns.
-pub(crate) struct SessionQueue {
-    /// Commands for this session, in order.
-    pub(crate) rx: mpsc::Receiver<Command>,
-    /// Signalled when a send found the queue full.
-    pub(crate) overflow: Arc<Notify>,
-}
-
-/// The open sessions. Cheap to clone; every clone sees the same sessions.
-#[derive(Clone, Default)]
+/// The live sessions. Cheap to clone; every clone sees the same sessions.
+#[derive(Clone)]
 pub struct Hub {
-    sessions: Arc<Mutex<HashMap<String, Entry>>>,
+    store: Arc<dyn SessionStore>,
+}
+
+impl Default for Hub {
+    /// A hub over an in-memory store with the default `max_sessions`.
+    fn default() -> Self {
+        Hub::with_store(Arc::new(MemoryStore::new(
+            crate::ServerConfig::default().max_sessions,
+        )))
+    }
 }
 
 impl std::fmt::Debug for Hub {
@@ -51,151 +39,89 @@ impl std::fmt::Debug for Hub {
 }
 
 impl Hub {
-    /// Creates an empty hub.
+    /// A hub over an in-memory store with the default `max_sessions` (what [`crate::router`]
+    /// builds, with the configured bound).
     pub fn new() -> Self {
         Hub::default()
     }
 
-    fn lock(&self) -> MutexGuard<'_, HashMap<String, Entry>> {
-        // A panic elsewhere while holding the lock leaves the map consistent (every operation is
-        // a single insert/remove/lookup), so a poisoned lock is safe to keep using.
-        self.sessions.lock().unwrap_or_else(|e| e.into_inner())
+    /// A hub over `store`.
+    pub fn with_store(store: Arc<dyn SessionStore>) -> Self {
+        Hub { store }
     }
 
-    /// Queues `msg` for `session`. Returns `false` if the session is not open or its queue is
-    /// full (the session is then closed with 1013).
-    pub fn send(&self, session: &str, msg: Message) -> bool {
-        let map = self.lock();
-        match map.get(session) {
-            Some(entry) => push(entry, Command::Send(msg)),
-            None => false,
-        }
+    /// The store behind the hub.
+    pub fn store(&self) -> &Arc<dyn SessionStore> {
+        &self.store
     }
 
-    /// Queues `msg` for every open session; returns how many accepted it.
+    /// Sends `msg` to `session`: `Ok` once it is accepted (it then reaches the client exactly
+    /// once, now or after a resume, unless the session ends first). `Err(UnknownSession)` if no
+    /// such session is alive; `Err(BufferFull)` if its outbound log is full — the message is
+    /// refused and the session ends with CLOSE 1013; `Err(Ended)` if it is ending.
+    pub fn send(&self, session: &str, msg: Message) -> Result<(), SendError> {
+        let entry = self.store.get(session).ok_or(SendError::UnknownSession)?;
+        send_to(&entry, msg)
+    }
+
+    /// Sends `msg` to every live session (attached or waiting for a resume); returns how many
+    /// accepted it.
     pub fn broadcast(&self, msg: Message) -> usize {
-        let map = self.lock();
-        map.values()
-            .filter(|entry| push(entry, Command::Send(msg.clone())))
+        self.store
+            .all()
+            .iter()
+            .filter(|entry| send_to(entry, msg.clone()).is_ok())
             .count()
     }
 
-    /// Asks `session` to send CLOSE with `code` and `reason` (after the messages already queued)
-    /// and close. Codes 4000–4499 are final for the client. Returns `false` if it is not open.
+    /// Ends `session` for good: CLOSE `code` `reason` goes to the client after what was already
+    /// sent (if it is attached; a detached session just ends), then `on_close` runs. Codes
+    /// 4000–4499 are final for the client. Returns `false` if it is not alive.
     pub fn close(&self, session: &str, code: u16, reason: &str) -> bool {
-        let map = self.lock();
-        match map.get(session) {
-            Some(entry) => push(
-                entry,
-                Command::Close(CloseFrame {
-                    code,
-                    reason: reason.to_owned(),
-                }),
-            ),
-            None => false,
+        let Some(entry) = self.store.get(session) else {
+            return false;
+        };
+        let mut locked = entry.lock();
+        if matches!(locked.state(), SessionState::Ended { .. }) {
+            return false;
         }
+        locked.close(code, reason);
+        locked.wake_owner();
+        true
     }
 
-    /// How many sessions are open.
+    /// How many sessions are alive, attached or waiting for a resume.
     pub fn session_count(&self) -> usize {
-        self.lock().len()
+        self.store.len()
     }
 
-    /// The ids of the open sessions.
-    pub fn sessions(&self) -> Vec<String> {
-        self.lock().keys().cloned().collect()
+    /// How many sessions have a connection attached right now.
+    pub fn attached_count(&self) -> usize {
+        self.store
+            .all()
+            .iter()
+            .filter(|entry| matches!(entry.lock().state(), SessionState::Attached { .. }))
+            .count()
     }
 
-    /// Registers a new session under a fresh random id.
-    pub(crate) fn register(&self) -> (String, SessionQueue) {
-        let (tx, rx) = mpsc::channel(SESSION_QUEUE);
-        let overflow = Arc::new(Notify::new());
-        let mut map = self.lock();
-        let mut id = new_session_id();
-        while map.contains_key(&id) {
-            id = new_session_id();
-        }
-        map.insert(
-            id.clone(),
-            Entry {
-                tx,
-                overflow: Arc::clone(&overflow),
-            },
-        );
-        (id, SessionQueue { rx, overflow })
-    }
-
-    /// Removes a session (its task ended).
-    pub(crate) fn unregister(&self, session: &str) {
-        self.lock().remove(session);
+    /// The ids of the live sessions.
+    pub fn sessions(&self) -> Vec<SessionId> {
+        self.store
+            .all()
+            .iter()
+            .map(|entry| entry.id().to_owned())
+            .collect()
     }
 }
 
-fn push(entry: &Entry, cmd: Command) -> bool {
-    match entry.tx.try_send(cmd) {
-        Ok(()) => true,
-        Err(mpsc::error::TrySendError::Full(_)) => {
-            entry.overflow.notify_one();
-            false
-        }
-        Err(mpsc::error::TrySendError::Closed(_)) => false,
+/// Records `msg` in `entry`'s session and wakes whoever must act on it.
+fn send_to(entry: &SessionEntry, msg: Message) -> Result<(), SendError> {
+    let mut locked = entry.lock();
+    let result = locked.send(clock::now(), msg);
+    // Attached: the connection has a frame to write. Ended: the owner runs `on_close`.
+    // Detached and accepted: the message waits in the log, nobody needs waking.
+    if !matches!(locked.state(), SessionState::Detached { .. }) {
+        locked.wake_owner();
     }
-}
-
-const ID_ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
-/// A fresh session id: 22 characters of `[A-Za-z0-9_-]` (132 bits from the OS random source),
-/// valid for [`holdfast::protocol::is_valid_session_id`].
-pub fn new_session_id() -> String {
-    let mut bytes = [0u8; 17];
-    if getrandom::fill(&mut bytes).is_err() {
-        // No OS randomness: fall back to time and a counter. Unique, not unguessable.
-        fallback_bytes(&mut bytes);
-    }
-    let mut id = String::with_capacity(22);
-    let mut acc: u32 = 0;
-    let mut bits = 0u32;
-    for b in bytes {
-        acc = (acc << 8) | u32::from(b);
-        bits += 8;
-        while bits >= 6 && id.len() < 22 {
-            bits -= 6;
-            let idx = ((acc >> bits) & 0x3f) as usize;
-            id.push(char::from(ID_ALPHABET.get(idx).copied().unwrap_or(b'A')));
-        }
-        acc &= (1 << bits) - 1;
-    }
-    id
-}
-
-fn fallback_bytes(out: &mut [u8; 17]) {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    use std::time::{SystemTime, UNIX_EPOCH};
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let t = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
-    let mut src = Vec::with_capacity(24);
-    src.extend_from_slice(&t.to_le_bytes());
-    src.extend_from_slice(&n.to_le_bytes());
-    for (o, s) in out.iter_mut().zip(src) {
-        *o = s;
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::new_session_id;
-    use holdfast::protocol::is_valid_session_id;
-
-    #[test]
-    fn session_ids_are_valid_and_distinct() {
-        let a = new_session_id();
-        let b = new_session_id();
-        assert_eq!(a.len(), 22);
-        assert!(is_valid_session_id(&a));
-        assert_ne!(a, b);
-    }
+    result.map(drop)
 }

@@ -4,7 +4,10 @@
 //! offers a raw WebSocket echo at `{base_path}/raw`, serves the demo page and the npm package, and
 //! — only when asked — the test profile and fault controls the client's tests rely on.
 //!
-//! Applications implement [`App`] and talk to clients through the [`Hub`]:
+//! A *session* outlives its connections: a client that reconnects within the session TTL resumes
+//! it (unacknowledged messages are resent both ways, duplicates dropped), so the app sees every
+//! message exactly once and in order. Applications implement [`App`] and talk to sessions through
+//! the [`Hub`]:
 //!
 //! ```no_run
 //! use holdfast_server::{router, serve, App, Hub, Message, ServerConfig};
@@ -12,9 +15,10 @@
 //!
 //! struct Shout;
 //! impl App for Shout {
-//!     fn on_message(&self, hub: &Hub, _session: &str, msg: Message) {
+//!     fn on_message(&self, hub: &Hub, session: &str, msg: Message) {
 //!         if let Message::Text(t) = msg {
-//!             hub.broadcast(Message::Text(t.to_uppercase()));
+//!             // Err(BufferFull) means the client stopped acknowledging: the session was ended.
+//!             let _ = hub.send(session, Message::Text(t.to_uppercase()));
 //!         }
 //!     }
 //! }
@@ -27,10 +31,13 @@
 //! # }
 //! ```
 //!
-//! Module map: [`config`] (settings, test profile), [`origin`] (Origin allow-list), [`hub`]
-//! (sessions, send-to-one, broadcast), [`app`] (the app trait), `ws` (the protocol over
-//! WebSocket), `raw` (raw echo), [`faults`] (fault injection and its routes), `listener` (the
-//! fault-aware accept loop behind [`serve`]), [`demo`] (the demo app).
+//! Module map: [`config`] (settings, test profile), [`origin`] (Origin allow-list), [`message`]
+//! (what the app sends and receives), [`session`] (one session's protocol endpoint, sans IO),
+//! [`store`] (where sessions live, bounded), [`hub`] (the app's handle: send, broadcast, close),
+//! [`app`] (the app trait), `lifecycle` (attach / detach / TTL / `on_open` and `on_close` for
+//! every transport), `ws` (the protocol over WebSocket), `raw` (raw echo), [`faults`] (fault
+//! injection and its routes), `listener` (the fault-aware accept loop behind [`serve`]),
+//! [`demo`] (the demo app), `clock` (session time).
 
 #![deny(
     clippy::unwrap_used,
@@ -41,22 +48,30 @@
 #![warn(missing_docs)]
 
 pub mod app;
+mod clock;
 pub mod config;
 pub mod demo;
 pub mod faults;
 pub mod hub;
+mod lifecycle;
 mod listener;
+pub mod message;
 pub mod origin;
 mod raw;
+pub mod session;
+pub mod store;
 mod ws;
 
-pub use app::{App, Message};
+pub use app::App;
 pub use config::ServerConfig;
 pub use demo::DemoApp;
 pub use faults::{FaultState, Faults};
 pub use hub::Hub;
 pub use listener::serve;
+pub use message::{Message, SessionId};
 pub use origin::OriginPolicy;
+pub use session::{Output, SendError, ServerSession, SessionConfig, SessionState};
+pub use store::{MemoryStore, SessionEntry, SessionStore, StoreFull};
 
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -82,13 +97,14 @@ impl Shared {
     pub(crate) fn stats(&self) -> Stats {
         Stats {
             sessions: self.hub.session_count(),
+            attached: self.hub.attached_count(),
             connections: self.connections.load(Ordering::Relaxed),
             handshakes: self.handshakes.load(Ordering::Relaxed),
         }
     }
 
-    /// Admits a WebSocket upgrade request, or answers it: 403 for a disallowed `Origin` or the
-    /// `refuse-ws` fault, axum's rejection for a request that is not an upgrade.
+    /// Admits a raw-echo upgrade request, or answers it: 403 for the `refuse-ws` fault or a
+    /// disallowed `Origin`, axum's rejection for a request that is not an upgrade.
     pub(crate) fn admit(
         &self,
         headers: &HeaderMap,
@@ -97,25 +113,31 @@ impl Shared {
             axum::extract::ws::rejection::WebSocketUpgradeRejection,
         >,
     ) -> Result<axum::extract::ws::WebSocketUpgrade, Box<Response>> {
-        if let Some(refusal) = self.refuse_upgrade(headers) {
+        if let Some(refusal) = self.refuse_ws_fault() {
             return Err(Box::new(refusal));
+        }
+        if !self.origin_allowed(headers) {
+            return Err(Box::new(
+                (StatusCode::FORBIDDEN, "origin not allowed").into_response(),
+            ));
         }
         upgrade.map_err(|rejection| Box::new(rejection.into_response()))
     }
 
-    /// The answer to a WebSocket upgrade request that must be refused before upgrading: a
-    /// disallowed `Origin` or the `refuse-ws` fault. `None` = go ahead.
-    fn refuse_upgrade(&self, headers: &HeaderMap) -> Option<Response> {
+    /// The 403 of the `refuse-ws` fault (a proxy that blocks WebSocket), if it is on.
+    pub(crate) fn refuse_ws_fault(&self) -> Option<Response> {
+        self.faults
+            .state()
+            .refuse_ws
+            .then(|| (StatusCode::FORBIDDEN, "websocket refused (fault)").into_response())
+    }
+
+    /// Whether the request's `Origin` (absent = not a browser) may open a WebSocket.
+    pub(crate) fn origin_allowed(&self, headers: &HeaderMap) -> bool {
         let origin = headers
             .get(header::ORIGIN)
             .map(|v| v.to_str().unwrap_or("\u{0}"));
-        if !self.config.allowed_origins.allows(origin) {
-            return Some((StatusCode::FORBIDDEN, "origin not allowed").into_response());
-        }
-        if self.faults.state().refuse_ws {
-            return Some((StatusCode::FORBIDDEN, "websocket refused (fault)").into_response());
-        }
-        None
+        self.config.allowed_origins.allows(origin)
     }
 }
 
@@ -138,8 +160,10 @@ impl Drop for ConnectionGuard {
 /// Counters, as served by `GET /_fault/stats`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Stats {
-    /// Open protocol sessions.
+    /// Live protocol sessions, attached or waiting for a resume.
     pub sessions: usize,
+    /// Sessions with a connection attached.
+    pub attached: usize,
     /// Open WebSocket connections (protocol and raw).
     pub connections: usize,
     /// WELCOMEs sent since start (one per successful handshake).
@@ -188,11 +212,22 @@ impl ServerHandle {
 /// `faults_enabled`, `/pkg/` from `pkg_dir`, and `/` from `www_dir`. Serve the router with
 /// [`serve`] (which also gates new connections during faults), or mount it in your own app.
 pub fn router(config: ServerConfig, app: Arc<dyn App>) -> (Router, ServerHandle) {
+    let store = Arc::new(MemoryStore::new(config.max_sessions));
+    router_with_store(config, app, store)
+}
+
+/// [`router`] with sessions kept in `store` instead of an in-memory store bounded by
+/// `config.max_sessions`.
+pub fn router_with_store(
+    config: ServerConfig,
+    app: Arc<dyn App>,
+    store: Arc<dyn SessionStore>,
+) -> (Router, ServerHandle) {
     let base = config.normalized_base_path();
     let shared = Arc::new(Shared {
         config,
         app,
-        hub: Hub::new(),
+        hub: Hub::with_store(store),
         faults: Faults::new(),
         handshakes: AtomicU64::new(0),
         connections: AtomicUsize::new(0),

@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! holdfast-server [--host 127.0.0.1] [--port 8080] [--test-profile] [--faults]
-//!                 [--www DIR] [--pkg DIR] [--base-path /holdfast]
+//!                 [--www DIR] [--pkg DIR] [--base-path /holdfast] [--session-ttl-ms N]
 //!                 [--allow-origin ORIGIN]... [--allow-any-origin]
 //! ```
 //!
@@ -19,11 +19,14 @@ usage: holdfast-server [options]
 
   --host HOST            address to bind (default 127.0.0.1)
   --port PORT            port to bind, 0 = any free port (default 8080)
-  --test-profile         ping 1 s, idle timeout 2.5 s, handshake timeout 2 s, fault controls on
+  --test-profile         ping 1 s, idle timeout 2.5 s, handshake timeout 2 s, session TTL 5 s,
+                         fault controls on
   --faults               mount the /_fault/* control routes
   --www DIR              serve DIR at /
   --pkg DIR              serve DIR at /pkg/
   --base-path PATH       prefix of the protocol endpoints (default /holdfast)
+  --session-ttl-ms N     how long a session without a connection waits for a resume
+                         (default 120000; test profile 5000)
   --allow-origin ORIGIN  allow this page origin to open WebSockets (repeatable)
   --allow-any-origin     allow every origin
                          (default: loopback origins only, http://127.0.0.1:* and http://localhost:*)
@@ -43,6 +46,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Args>, St
     let mut www = None;
     let mut pkg = None;
     let mut base_path = None;
+    let mut session_ttl_ms = None;
     let mut origins = Vec::new();
     let mut any_origin = false;
     while let Some(arg) = args.next() {
@@ -58,6 +62,13 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Args>, St
             "--www" => www = Some(PathBuf::from(value("--www")?)),
             "--pkg" => pkg = Some(PathBuf::from(value("--pkg")?)),
             "--base-path" => base_path = Some(value("--base-path")?),
+            "--session-ttl-ms" => {
+                let v = value("--session-ttl-ms")?;
+                let ms = v
+                    .parse()
+                    .map_err(|_| format!("bad --session-ttl-ms: {v}"))?;
+                session_ttl_ms = Some(ms);
+            }
             "--allow-origin" => origins.push(value("--allow-origin")?),
             "--allow-any-origin" => any_origin = true,
             "-h" | "--help" => return Ok(None),
@@ -74,6 +85,9 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Args>, St
     config.pkg_dir = pkg;
     if let Some(base_path) = base_path {
         config.base_path = base_path;
+    }
+    if let Some(ms) = session_ttl_ms {
+        config.session_ttl_ms = ms;
     }
     config.allowed_origins = if any_origin {
         OriginPolicy::Any
@@ -115,7 +129,7 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let (app, handle) = router(args.config, Arc::new(DemoApp));
+    let (app, handle) = router(args.config, Arc::new(DemoApp::new()));
     let mut stdout = std::io::stdout();
     let _ = writeln!(stdout, "listening on http://{addr}");
     let _ = stdout.flush();
@@ -142,6 +156,25 @@ mod tests {
         assert_eq!(args.config.allowed_origins, OriginPolicy::Loopback);
         assert!(!args.config.faults_enabled);
         assert_eq!(args.config.ping_interval_ms, 3_000);
+        assert_eq!(args.config.session_ttl_ms, 120_000);
+    }
+
+    #[test]
+    fn session_ttl_is_set_by_flag_or_profile() {
+        assert_eq!(
+            parse(&["--test-profile"])
+                .unwrap()
+                .unwrap()
+                .config
+                .session_ttl_ms,
+            5_000
+        );
+        let args = parse(&["--test-profile", "--session-ttl-ms", "750"])
+            .unwrap()
+            .unwrap();
+        assert_eq!(args.config.session_ttl_ms, 750);
+        assert!(parse(&["--session-ttl-ms", "soon"]).is_err());
+        assert!(parse(&["--session-ttl-ms"]).is_err());
     }
 
     #[test]

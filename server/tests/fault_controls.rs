@@ -34,7 +34,10 @@ async fn fault_routes_answer_with_permissive_cors() {
     let (status, head, body) = server.http("GET", "/_fault/stats").await;
     assert_eq!(status, 200);
     assert!(head.contains("application/json"), "{head}");
-    assert_eq!(body, r#"{"sessions":0,"connections":0,"handshakes":0}"#);
+    assert_eq!(
+        body,
+        r#"{"sessions":0,"connections":0,"handshakes":0,"attached":0}"#
+    );
 }
 
 #[tokio::test]
@@ -45,7 +48,7 @@ async fn fault_routes_are_absent_unless_enabled() {
 }
 
 #[tokio::test]
-async fn drop_closes_every_open_connection_without_a_close_frame() {
+async fn drop_closes_every_open_connection_without_a_close_frame_and_sessions_wait() {
     let server = start(ServerConfig::test_profile()).await;
     let (mut a, _) = server.client().await;
     let (mut b, _) = server.client().await;
@@ -57,10 +60,15 @@ async fn drop_closes_every_open_connection_without_a_close_frame() {
     expect_dropped(&mut b).await;
     expect_dropped(&mut raw).await;
     tokio::time::sleep(Duration::from_millis(50)).await;
-    assert_eq!(stats(&server).await, (0, 0, 2));
+    // The sessions outlive their connections: detached, waiting for a resume.
+    let s = stats(&server).await;
+    assert_eq!(
+        (s.sessions, s.attached, s.connections, s.handshakes),
+        (2, 0, 0, 2)
+    );
     // New connections work at once.
     server.client().await;
-    assert_eq!(stats(&server).await.2, 3);
+    assert_eq!(stats(&server).await.handshakes, 3);
 }
 
 #[tokio::test]
@@ -103,8 +111,9 @@ async fn down_drops_open_connections_and_refuses_new_ones_for_n_ms() {
         Ok(_) => panic!("the upgrade should fail while down"),
     }
     assert!(started.elapsed() < Duration::from_millis(600));
-    // The fault routes keep working while down.
-    assert_eq!(stats(&server).await.0, 0);
+    // The fault routes keep working while down; the dropped connection's session waits.
+    let s = stats(&server).await;
+    assert_eq!((s.sessions, s.attached), (1, 0));
     tokio::time::sleep(Duration::from_millis(800).saturating_sub(started.elapsed())).await;
     server.client().await;
 }
@@ -139,7 +148,12 @@ async fn silent_stops_traffic_both_ways_and_recover_drops_the_parked_connections
         other => panic!("expected silence, saw {other:?}"),
     }
     assert_connect_hangs(&server).await;
-    assert_eq!(stats(&server).await.0, 1, "the fault routes keep working");
+    let s = stats(&server).await;
+    assert_eq!(
+        (s.sessions, s.attached),
+        (1, 1),
+        "the fault routes keep working; a parked connection still counts as attached"
+    );
     fault(&server, "/_fault/recover").await;
     expect_dropped(&mut open).await;
     server.client().await;
@@ -182,7 +196,6 @@ async fn stats_count_handshakes_as_connection_attempts() {
         send(&mut ws, &Frame::Ping { id: 1 }).await;
         expect_frame(&mut ws).await;
     }
-    let (_, _, handshakes) = stats(&server).await;
-    assert_eq!(handshakes, 3);
+    assert_eq!(stats(&server).await.handshakes, 3);
     assert_eq!(server.handle.stats().handshakes, 3);
 }

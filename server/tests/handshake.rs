@@ -19,8 +19,11 @@ async fn welcome_carries_a_fresh_session_and_the_servers_timers_and_limits() {
     assert_eq!(welcome.ping_interval_ms, 1_000);
     assert_eq!(welcome.idle_timeout_ms, 2_500);
     assert_eq!(welcome.max_message_bytes, 1024 * 1024);
-    let (sessions, connections, handshakes) = stats(&server).await;
-    assert_eq!((sessions, connections, handshakes), (1, 1, 1));
+    let s = stats(&server).await;
+    assert_eq!(
+        (s.sessions, s.attached, s.connections, s.handshakes),
+        (1, 1, 1, 1)
+    );
 }
 
 #[tokio::test]
@@ -33,7 +36,7 @@ async fn every_connection_gets_its_own_session_id() {
 }
 
 #[tokio::test]
-async fn asking_to_resume_gets_a_new_session_marked_failed() {
+async fn asking_to_resume_an_unknown_session_gets_a_new_one_marked_failed() {
     let server = start(ServerConfig::test_profile()).await;
     let mut ws = server.connect().await;
     send(&mut ws, &hello(Some("old-session_42"))).await;
@@ -63,7 +66,7 @@ async fn a_version_range_without_1_gets_error_2_and_close_1002() {
         other => panic!("expected ERROR 2, got {other:?}"),
     }
     expect_close(&mut ws, 1002).await;
-    assert_eq!(stats(&server).await.2, 0, "no WELCOME was sent");
+    assert_eq!(stats(&server).await.handshakes, 0, "no WELCOME was sent");
 }
 
 #[tokio::test]

@@ -1,9 +1,11 @@
 //! PING/PONG both ways and the idle timeout (test profile: ping 1 s, idle timeout 2.5 s).
+//! An idle connection is a dead link, not an ended session: it is dropped with a WebSocket close
+//! 1001 and no protocol CLOSE, and its session waits for a resume.
 
 mod common;
 
 use common::*;
-use holdfast::protocol::Frame;
+use holdfast::protocol::{Frame, ResumeOutcome};
 use holdfast_server::ServerConfig;
 use std::time::{Duration, Instant};
 
@@ -46,18 +48,18 @@ async fn the_server_pings_when_it_has_sent_nothing_for_the_interval() {
 }
 
 #[tokio::test]
-async fn a_silent_client_is_closed_after_the_idle_timeout() {
+async fn a_silent_client_is_disconnected_after_the_idle_timeout_and_may_resume() {
     let server = start(ServerConfig::test_profile()).await;
-    let (mut ws, _) = server.client().await;
+    let (mut ws, welcome) = server.client().await;
     let started = Instant::now();
     let reason = loop {
         match next(&mut ws, Duration::from_secs(5)).await {
             Seen::Frame(Frame::Ping { .. }) => {} // deliberately unanswered
-            Seen::Frame(Frame::Close(close)) => {
-                assert_eq!(close.code, 1001);
-                break close.reason;
+            Seen::WsClose(code, reason) => {
+                assert_eq!(code, 1001);
+                break reason;
             }
-            other => panic!("expected CLOSE 1001, saw {other:?}"),
+            other => panic!("expected a WebSocket close 1001 (no CLOSE frame), saw {other:?}"),
         }
     };
     assert_eq!(reason, "idle timeout");
@@ -70,6 +72,11 @@ async fn a_silent_client_is_closed_after_the_idle_timeout() {
         elapsed < Duration::from_millis(3_500),
         "closed too late: {elapsed:?}"
     );
+    let s = stats(&server).await;
+    assert_eq!((s.sessions, s.attached), (1, 0), "the session lives on");
+    let (_ws, again) = connect_with_hello(&server, &resume_hello(Some(&welcome.session), 0)).await;
+    assert_eq!(again.resume, ResumeOutcome::Resumed);
+    assert_eq!(again.session, welcome.session);
 }
 
 #[tokio::test]

@@ -7,21 +7,6 @@ use holdfast::protocol::Frame;
 use holdfast_server::ServerConfig;
 use std::time::{Duration, Instant};
 
-fn text(seq: u64, text: &str) -> Frame {
-    Frame::Text {
-        seq,
-        text: text.to_owned(),
-    }
-}
-
-/// The next data frame, skipping PINGs and ACKs.
-async fn next_data(ws: &mut Ws) -> Frame {
-    match expect_frame(ws).await {
-        frame @ (Frame::Text { .. } | Frame::Binary { .. }) => frame,
-        other => panic!("expected a data frame, got {other:?}"),
-    }
-}
-
 #[tokio::test]
 async fn text_and_binary_are_echoed_numbered_from_1() {
     let server = start(ServerConfig::test_profile()).await;

@@ -1,12 +1,15 @@
-//! The Origin allow-list on both WebSocket endpoints: 403 before the upgrade.
+//! The Origin allow-list. The protocol endpoint accepts the upgrade and refuses over the socket
+//! (ERROR 6, CLOSE 1008: browsers hide an upgrade's HTTP status, and the client must learn the
+//! refusal is final); the raw echo endpoint answers 403 before the upgrade.
 
 mod common;
 
 use common::*;
+use holdfast::protocol::{ErrorCode, Frame};
 use holdfast_server::{OriginPolicy, ServerConfig};
 use tokio_tungstenite::tungstenite::Error;
 
-fn assert_forbidden(result: Result<Ws, Error>) {
+fn assert_http_forbidden(result: Result<Ws, Error>) {
     match result {
         Err(Error::Http(response)) => assert_eq!(response.status(), 403),
         Err(other) => panic!("expected HTTP 403, got {other}"),
@@ -14,12 +17,40 @@ fn assert_forbidden(result: Result<Ws, Error>) {
     }
 }
 
+/// ERROR 6 then CLOSE 1008 over an accepted upgrade, then the WebSocket close 1008.
+async fn assert_refused_over_the_socket(result: Result<Ws, Error>) {
+    let mut ws = result.expect("the upgrade is accepted so the refusal can be read");
+    match next(&mut ws, PROMPT).await {
+        Seen::Frame(Frame::Error(e)) => {
+            assert_eq!(e.code, ErrorCode::Forbidden);
+            assert_eq!(e.message, "origin not allowed");
+        }
+        other => panic!("expected ERROR 6, saw {other:?}"),
+    }
+    assert_eq!(expect_close(&mut ws, 1008).await, "origin not allowed");
+}
+
 #[tokio::test]
-async fn loopback_policy_refuses_foreign_pages_on_both_endpoints() {
+async fn a_foreign_page_gets_error_6_and_close_1008_over_an_accepted_upgrade() {
     let server = start(ServerConfig::test_profile()).await;
-    assert_forbidden(connect_with_origin(&server.ws_url(), "http://evil.example").await);
-    assert_forbidden(connect_with_origin(&server.raw_url(), "http://evil.example").await);
-    assert_forbidden(connect_with_origin(&server.ws_url(), "http://127.0.0.1.evil.example").await);
+    assert_refused_over_the_socket(
+        connect_with_origin(&server.ws_url(), "http://evil.example").await,
+    )
+    .await;
+    // Even a page that sends HELLO at once gets nothing but the refusal and no session.
+    let mut ws = connect_with_origin(&server.ws_url(), "http://127.0.0.1.evil.example")
+        .await
+        .unwrap();
+    send(&mut ws, &hello(None)).await;
+    assert_refused_over_the_socket(Ok(ws)).await;
+    let s = stats(&server).await;
+    assert_eq!((s.sessions, s.handshakes), (0, 0), "no session was created");
+}
+
+#[tokio::test]
+async fn the_raw_endpoint_answers_403_to_a_foreign_page() {
+    let server = start(ServerConfig::test_profile()).await;
+    assert_http_forbidden(connect_with_origin(&server.raw_url(), "http://evil.example").await);
 }
 
 #[tokio::test]
@@ -42,10 +73,14 @@ async fn list_policy_accepts_exactly_the_listed_origins() {
         ..ServerConfig::test_profile()
     };
     let server = start(config).await;
-    connect_with_origin(&server.ws_url(), "https://app.example")
+    let mut ws = connect_with_origin(&server.ws_url(), "https://app.example")
         .await
         .unwrap();
-    assert_forbidden(connect_with_origin(&server.ws_url(), "http://127.0.0.1:8080").await);
+    handshake(&mut ws).await;
+    assert_refused_over_the_socket(
+        connect_with_origin(&server.ws_url(), "http://127.0.0.1:8080").await,
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -55,7 +90,8 @@ async fn any_policy_accepts_everyone() {
         ..ServerConfig::test_profile()
     };
     let server = start(config).await;
-    connect_with_origin(&server.ws_url(), "http://evil.example")
+    let mut ws = connect_with_origin(&server.ws_url(), "http://evil.example")
         .await
         .unwrap();
+    handshake(&mut ws).await;
 }

@@ -11,5 +11,6 @@ mod echo;
 mod faults;
 mod leaks;
 mod raw_mode;
+mod sessions;
 
 wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);

@@ -4,9 +4,11 @@
 
 use futures_util::{SinkExt, StreamExt};
 use holdfast::protocol::{decode, encode, Decoded, Frame, Hello, Limits, Welcome};
-use holdfast_server::{router, serve, DemoApp, ServerConfig, ServerHandle};
+use holdfast_server::{
+    router, serve, App, DemoApp, Hub, Message as AppMessage, ServerConfig, ServerHandle,
+};
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -58,7 +60,12 @@ impl Server {
 
 /// Starts the demo app with `config` on 127.0.0.1:0 behind the fault-aware accept loop.
 pub async fn start(config: ServerConfig) -> Server {
-    let (app, handle) = router(config, Arc::new(DemoApp));
+    start_with(config, Arc::new(DemoApp::new())).await
+}
+
+/// Starts `app` with `config` on 127.0.0.1:0 behind the fault-aware accept loop.
+pub async fn start_with(config: ServerConfig, app: Arc<dyn App>) -> Server {
+    let (app, handle) = router(config, app);
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(serve(listener, app, handle.clone()));
@@ -76,12 +83,125 @@ pub async fn connect_with_origin(url: &str, origin: &str) -> Result<Ws, tungsten
 }
 
 pub fn hello(session: Option<&str>) -> Frame {
+    resume_hello(session, 0)
+}
+
+/// HELLO asking to resume `session` having received server seqs up to `last_seq`.
+pub fn resume_hello(session: Option<&str>, last_seq: u64) -> Frame {
     Frame::Hello(Hello {
         min_version: 1,
         max_version: 1,
         session: session.map(str::to_owned),
-        last_seq: 0,
+        last_seq,
     })
+}
+
+/// A fresh connection that sends `hello` and returns the socket with the WELCOME it got.
+pub async fn connect_with_hello(server: &Server, hello: &Frame) -> (Ws, Welcome) {
+    let mut ws = server.connect().await;
+    send(&mut ws, hello).await;
+    match next(&mut ws, PROMPT).await {
+        Seen::Frame(Frame::Welcome(welcome)) => (ws, welcome),
+        other => panic!("expected WELCOME, saw {other:?}"),
+    }
+}
+
+pub fn text(seq: u64, text: &str) -> Frame {
+    Frame::Text {
+        seq,
+        text: text.to_owned(),
+    }
+}
+
+/// The next data frame, skipping PINGs and ACKs.
+pub async fn next_data(ws: &mut Ws) -> Frame {
+    match expect_frame(ws).await {
+        frame @ (Frame::Text { .. } | Frame::Binary { .. }) => frame,
+        other => panic!("expected a data frame, got {other:?}"),
+    }
+}
+
+/// Waits until `cond` holds (checked every 10 ms), panicking after [`PROMPT`].
+pub async fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + PROMPT;
+    while !cond() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// What a [`Recorder`] app saw.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AppEvent {
+    Open(String),
+    Message(String, AppMessage),
+    Close(String),
+}
+
+/// The demo app (echo and commands), recording every callback.
+#[derive(Default)]
+pub struct Recorder {
+    pub events: Mutex<Vec<AppEvent>>,
+    /// The demo app every callback is forwarded to, after recording.
+    pub demo: DemoApp,
+}
+
+impl Recorder {
+    pub fn events(&self) -> Vec<AppEvent> {
+        self.events.lock().unwrap().clone()
+    }
+
+    pub fn opens(&self, session: &str) -> usize {
+        self.count(|e| *e == AppEvent::Open(session.to_owned()))
+    }
+
+    pub fn closes(&self, session: &str) -> usize {
+        self.count(|e| *e == AppEvent::Close(session.to_owned()))
+    }
+
+    /// The text messages `session` delivered, in order.
+    pub fn texts(&self, session: &str) -> Vec<String> {
+        self.events()
+            .into_iter()
+            .filter_map(|e| match e {
+                AppEvent::Message(s, AppMessage::Text(t)) if s == session => Some(t),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn count(&self, pred: impl Fn(&AppEvent) -> bool) -> usize {
+        self.events
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|e| pred(e))
+            .count()
+    }
+
+    fn record(&self, event: AppEvent) {
+        self.events.lock().unwrap().push(event);
+    }
+}
+
+impl App for Recorder {
+    fn on_open(&self, hub: &Hub, session: &str) {
+        self.record(AppEvent::Open(session.to_owned()));
+        self.demo.on_open(hub, session);
+    }
+
+    fn on_message(&self, hub: &Hub, session: &str, msg: AppMessage) {
+        self.record(AppEvent::Message(session.to_owned(), msg.clone()));
+        self.demo.on_message(hub, session, msg);
+    }
+
+    fn on_close(&self, hub: &Hub, session: &str) {
+        self.record(AppEvent::Close(session.to_owned()));
+        self.demo.on_close(hub, session);
+    }
 }
 
 pub async fn send(ws: &mut Ws, frame: &Frame) {
@@ -212,8 +332,16 @@ pub async fn http(addr: SocketAddr, method: &str, path: &str) -> (u16, String, S
     (status, head.to_ascii_lowercase(), body.to_owned())
 }
 
-/// `GET /_fault/stats` parsed as (sessions, connections, handshakes).
-pub async fn stats(server: &Server) -> (u64, u64, u64) {
+/// `GET /_fault/stats`, parsed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stats {
+    pub sessions: u64,
+    pub attached: u64,
+    pub connections: u64,
+    pub handshakes: u64,
+}
+
+pub async fn stats(server: &Server) -> Stats {
     let (status, _, body) = server.http("GET", "/_fault/stats").await;
     assert_eq!(status, 200);
     let field = |name: &str| -> u64 {
@@ -226,5 +354,10 @@ pub async fn stats(server: &Server) -> (u64, u64, u64) {
             .parse()
             .unwrap()
     };
-    (field("sessions"), field("connections"), field("handshakes"))
+    Stats {
+        sessions: field("sessions"),
+        attached: field("attached"),
+        connections: field("connections"),
+        handshakes: field("handshakes"),
+    }
 }

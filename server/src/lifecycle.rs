@@ -1,0 +1,266 @@
+//! A session's life around its connections, for every transport adapter: attaching a handshake
+//! to a new or resumed session, running the session's work for the attached connection and
+//! calling the app, detaching when the connection ends, the TTL watch while detached, and the
+//! one place a session's end is turned into `on_close` (exactly once).
+//!
+//! Ownership: at any time one task owns a live session and is woken through the entry's owner
+//! [`Notify`]: the attached connection, or — while detached — a small TTL watch task spawned at
+//! detach time (so there is no global reaper, and nothing to start outside a runtime). Whoever
+//! owns a session when it ends removes it from the store and runs `on_close`; the hub only ends
+//! sessions and wakes their owner.
+
+use crate::clock;
+use crate::message::Message;
+use crate::session::{Output, ServerSession, SessionConfig, SessionState};
+use crate::store::{SessionEntry, StoreFull};
+use crate::Shared;
+use holdfast::core::Instant;
+use holdfast::protocol::{Frame, Hello};
+use std::sync::Arc;
+use tokio::sync::Notify;
+
+/// The retry hint sent with ERROR 5 when the store is full.
+pub(crate) const STORE_FULL_RETRY_AFTER_MS: u64 = 1_000;
+/// How sessions end when `/_fault/restart` forgets them.
+const RESTART: (u16, &str) = (1012, "server restart");
+
+/// One connection's hold on a session, from its WELCOME to its end. Dropping it detaches the
+/// session (or finishes an ended one) even if the connection task unwinds.
+pub(crate) struct Attachment {
+    shared: Arc<Shared>,
+    entry: Arc<SessionEntry>,
+    number: u64,
+    wake: Arc<Notify>,
+    released: bool,
+}
+
+/// What one round of session work left for the connection to do.
+#[derive(Debug, Default)]
+pub(crate) struct Step {
+    /// Frames to write, in order.
+    pub(crate) frames: Vec<Frame>,
+    /// Close (or drop) the transport with this code and reason after the frames.
+    pub(crate) disconnect: Option<(u16, String)>,
+    /// When to run the session's timers next.
+    pub(crate) deadline: Option<Instant>,
+}
+
+/// Attaches a connection that sent `hello` (version already checked): to the session it names
+/// if that is alive, else to a new session (WELCOME `resume` = failed if it asked for one). The
+/// WELCOME and any resent frames come out of the first [`Attachment::step`].
+pub(crate) fn attach(shared: &Arc<Shared>, hello: &Hello) -> Result<Attachment, StoreFull> {
+    let store = shared.hub.store();
+    let attach_to = |entry: Arc<SessionEntry>| -> Option<Attachment> {
+        let wake = Arc::new(Notify::new());
+        let number = {
+            let mut session = entry.lock();
+            // Checked under the same lock as the attach: an ended session is as good as unknown.
+            if matches!(session.state(), SessionState::Ended { .. }) {
+                return None;
+            }
+            let number = session.attach(clock::now(), hello);
+            // Wakes the previous owner: a superseded connection stops, a TTL watch ends.
+            session.set_owner(Arc::clone(&wake));
+            number
+        };
+        Some(Attachment {
+            shared: Arc::clone(shared),
+            entry,
+            number,
+            wake,
+            released: false,
+        })
+    };
+    if let Some(resumed) = hello
+        .session
+        .as_deref()
+        .and_then(|id| store.get(id))
+        .and_then(attach_to)
+    {
+        return Ok(resumed);
+    }
+    let entry = store.create(SessionConfig::from_server(&shared.config), clock::now())?;
+    // Only a broadcast overflowing a tiny log in the instant before the attach could have ended
+    // it; it never opened, so it goes without `on_close`.
+    attach_to(Arc::clone(&entry)).ok_or_else(|| {
+        store.remove(entry.id());
+        StoreFull
+    })
+}
+
+impl Attachment {
+    /// Resolves when the session has something for this connection: output after a hub call,
+    /// a state change, or a newer attachment taking over. Cancel-safe (for `select!`).
+    pub(crate) async fn woken(&self) {
+        self.wake.notified().await;
+    }
+
+    /// Whether a newer connection took the session over. (A session this attachment ended or
+    /// detached is not superseded: its last frames and `Disconnect` are still this
+    /// connection's to handle.)
+    pub(crate) fn is_superseded(&self) -> bool {
+        self.entry.lock().attachment() != self.number
+    }
+
+    /// Runs `op` on the session unless this attachment was superseded, delivers what it
+    /// produced to the app (without holding the session lock), and returns the rest for the
+    /// connection. `None`: superseded; stop writing and drop the transport.
+    pub(crate) async fn step(&self, op: impl FnOnce(&mut ServerSession, Instant)) -> Option<Step> {
+        // Taken before the session lock and held through delivery, so that a connection that
+        // takes over cannot deliver newer messages before this one delivered older ones.
+        let mut delivery = self.entry.delivery().await;
+        let mut step = Step::default();
+        let mut deliver: Vec<Message> = Vec::new();
+        {
+            let mut session = self.entry.lock();
+            if session.attachment() != self.number {
+                return None;
+            }
+            op(&mut session, clock::now());
+            while let Some(output) = session.poll_output() {
+                match output {
+                    Output::Transmit(frame) => step.frames.push(frame),
+                    Output::Deliver(msg) => deliver.push(msg),
+                    Output::Disconnect { code, reason } => step.disconnect = Some((code, reason)),
+                }
+            }
+            step.deadline = session.poll_timeout();
+        }
+        if !deliver.is_empty() {
+            let (app, hub, id) = (&self.shared.app, &self.shared.hub, self.entry.id());
+            if !delivery.opened {
+                delivery.opened = true;
+                app.on_open(hub, id);
+            }
+            for msg in deliver {
+                app.on_message(hub, id, msg);
+            }
+        }
+        Some(step)
+    }
+
+    /// The first WELCOME of a new session was written: `on_open`, once per session.
+    pub(crate) async fn welcomed(&self) {
+        let mut delivery = self.entry.delivery().await;
+        if !delivery.opened {
+            delivery.opened = true;
+            self.shared.app.on_open(&self.shared.hub, self.entry.id());
+        }
+    }
+
+    /// The connection is over: detach (the TTL watch takes the session over) or, if the session
+    /// ended, remove it and run `on_close`. Call before closing the transport.
+    pub(crate) async fn release(mut self) {
+        self.released = true;
+        if self.detach() {
+            finish(&self.shared, &self.entry).await;
+        }
+    }
+
+    /// Detaches; returns whether the session has ended and must be finished.
+    fn detach(&self) -> bool {
+        let mut session = self.entry.lock();
+        session.detach(clock::now(), self.number);
+        match session.state() {
+            SessionState::Ended { .. } => true,
+            // Detached by this attachment (now, or by its idle timeout): watch the TTL.
+            SessionState::Detached { .. } if session.attachment() == self.number => {
+                let wake = Arc::new(Notify::new());
+                session.set_owner(Arc::clone(&wake));
+                drop(session);
+                spawn(watch_detached(
+                    Arc::clone(&self.shared),
+                    Arc::clone(&self.entry),
+                    self.number,
+                    wake,
+                ));
+                false
+            }
+            // Superseded: the newer attachment owns the session.
+            _ => false,
+        }
+    }
+}
+
+impl Drop for Attachment {
+    fn drop(&mut self) {
+        if !self.released && self.detach() {
+            let (shared, entry) = (Arc::clone(&self.shared), Arc::clone(&self.entry));
+            spawn(async move { finish(&shared, &entry).await });
+        }
+    }
+}
+
+/// Spawns on the current runtime; without one (only while the process shuts down) the work is
+/// dropped.
+fn spawn(task: impl std::future::Future<Output = ()> + Send + 'static) {
+    if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+        runtime.spawn(task);
+    }
+}
+
+/// Owns a session detached by attachment `epoch`: runs its TTL, and finishes it if it ends
+/// while detached (expiry, or a hub close / overflow). Stops as soon as a connection resumes it.
+async fn watch_detached(
+    shared: Arc<Shared>,
+    entry: Arc<SessionEntry>,
+    epoch: u64,
+    wake: Arc<Notify>,
+) {
+    loop {
+        let deadline = {
+            let mut session = entry.lock();
+            let mine = session.attachment() == epoch
+                && matches!(session.state(), SessionState::Detached { .. });
+            if mine {
+                session.handle_timeout(clock::now());
+                // Detached: there is no transport to write to and nothing is delivered.
+                while session.poll_output().is_some() {}
+            }
+            match session.state() {
+                SessionState::Ended { .. } => None,
+                SessionState::Detached { .. } if mine => session.poll_timeout(),
+                _ => return,
+            }
+        };
+        match deadline {
+            None => return finish(&shared, &entry).await,
+            Some(at) => {
+                tokio::select! {
+                    () = tokio::time::sleep_until(clock::deadline(at)) => {}
+                    () = wake.notified() => {}
+                }
+            }
+        }
+    }
+}
+
+/// A session ended: the one caller that removes it from the store runs `on_close` (after any
+/// delivery still in progress), if `on_open` ran.
+async fn finish(shared: &Shared, entry: &SessionEntry) {
+    if shared.hub.store().remove(entry.id()).is_none() {
+        return;
+    }
+    let delivery = entry.delivery().await;
+    if delivery.opened {
+        shared.app.on_close(&shared.hub, entry.id());
+    }
+}
+
+/// `/_fault/restart`: forget every session as a restarted server would — every connection is
+/// dropped without a close frame, the store is emptied and `on_close` runs for each session.
+pub(crate) async fn restart(shared: &Shared) {
+    shared.faults.drop_all();
+    let entries = shared.hub.store().clear();
+    for entry in &entries {
+        let mut session = entry.lock();
+        session.abandon(RESTART.0, RESTART.1);
+        session.wake_owner();
+    }
+    for entry in entries {
+        let delivery = entry.delivery().await;
+        if delivery.opened {
+            shared.app.on_close(&shared.hub, entry.id());
+        }
+    }
+}

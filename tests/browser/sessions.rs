@@ -1,0 +1,200 @@
+//! Sessions that outlive connections, in the real browser against the real server: numbered
+//! streams both ways while the server drops every connection every 200–700 ms, and a server
+//! restart that loses the session (one `gap`).
+
+use crate::util::*;
+use holdfast::config::Config;
+use holdfast::core::{Event, Payload, SendOutcome};
+use holdfast::web::UrlSource;
+use std::cell::Cell;
+use std::rc::Rc;
+use wasm_bindgen_test::wasm_bindgen_test;
+
+const N: usize = 2_000;
+
+fn numbered(rec: &Recorder, prefix: &str) -> Vec<usize> {
+    rec.messages()
+        .iter()
+        .filter_map(|p| match p {
+            Payload::Text(t) => t.strip_prefix(prefix)?.parse().ok(),
+            Payload::Binary(_) => None,
+        })
+        .collect()
+}
+
+fn gaps(rec: &Recorder) -> Vec<(usize, usize, u64)> {
+    rec.0
+        .borrow()
+        .iter()
+        .filter_map(|(_, e)| match e {
+            Event::Gap {
+                messages,
+                bytes,
+                last_seq,
+            } => Some((messages.len(), *bytes, *last_seq)),
+            _ => None,
+        })
+        .collect()
+}
+
+fn user_agent() -> String {
+    web_sys::window()
+        .and_then(|w| w.navigator().user_agent().ok())
+        .unwrap_or_default()
+}
+
+/// The demo app's count of `n:` messages this session delivered to it: (received, duplicates,
+/// out of order).
+async fn server_tally(c: &holdfast::web::Client, rec: &Recorder) -> (usize, usize, usize) {
+    let from = rec.len();
+    assert_eq!(c.send(text("tally?")), SendOutcome::Sent);
+    assert!(
+        rec.wait(5_000.0, |r| r.0.borrow().iter().skip(from).any(
+            |(_, e)| matches!(
+                e,
+                Event::Message(Payload::Text(t)) if t.starts_with("tally:")
+            )
+        ))
+        .await,
+        "no tally answer"
+    );
+    let answer = rec
+        .0
+        .borrow()
+        .iter()
+        .skip(from)
+        .find_map(|(_, e)| match e {
+            Event::Message(Payload::Text(t)) if t.starts_with("tally:") => Some(t.clone()),
+            _ => None,
+        })
+        .unwrap();
+    let v: Vec<usize> = answer
+        .trim_start_matches("tally:")
+        .split(':')
+        .map(|n| n.parse().unwrap())
+        .collect();
+    (v[0], v[1], v[2])
+}
+
+#[wasm_bindgen_test]
+async fn numbered_streams_survive_connections_dropped_every_200_to_700_ms() {
+    fault("recover").await;
+    let config = Config {
+        queue_max_messages: 2 * N,
+        queue_max_bytes: 1 << 22,
+        ..test_config()
+    };
+    let (c, rec) = client_with(UrlSource::Fixed(base()), config);
+    assert!(rec.wait(5_000.0, |r| r.opens() == 1).await);
+
+    // The churn: drop every connection at random intervals until told to stop.
+    let stop = Rc::new(Cell::new(false));
+    let drops = Rc::new(Cell::new(0u32));
+    {
+        let (stop, drops) = (stop.clone(), drops.clone());
+        wasm_bindgen_futures::spawn_local(async move {
+            while !stop.get() {
+                sleep(200 + (js_sys::Math::random() * 500.0) as i32).await;
+                if !stop.get() {
+                    fault("drop").await;
+                    drops.set(drops.get() + 1);
+                }
+            }
+        });
+    }
+
+    // 2000 numbered messages, paced a little so the run spans many drops; the demo app echoes
+    // each one, so the echoes are the server → client stream.
+    let mut rejected = 0;
+    for i in 0..N {
+        match c.send(text(&format!("n:{i}"))) {
+            SendOutcome::Sent | SendOutcome::Queued => {}
+            SendOutcome::Rejected(_) => rejected += 1,
+        }
+        if i % 25 == 24 {
+            sleep(15).await;
+        }
+    }
+    assert_eq!(rejected, 0);
+    let all = rec.wait(60_000.0, |r| numbered(r, "n:").len() >= N).await;
+    stop.set(true);
+    sleep(800).await; // let the last drop land, then the client resume
+    assert!(rec.wait(10_000.0, |r| r.opens() > 1).await);
+
+    let echoed = numbered(&rec, "n:");
+    let mut seen = vec![0u32; N];
+    for &n in &echoed {
+        if let Some(s) = seen.get_mut(n) {
+            *s += 1;
+        }
+    }
+    let delivered = seen.iter().filter(|&&s| s > 0).count();
+    let duplicated: usize = seen.iter().map(|&s| s.saturating_sub(1) as usize).sum();
+    let lost = N - delivered;
+    let in_order = echoed.windows(2).all(|w| w[0] < w[1]);
+    let (srv_received, srv_dups, srv_out_of_order) = server_tally(&c, &rec).await;
+    web_sys::console::log_1(
+        &format!(
+            "CHURN {}: drops={} reconnects={} client→server sent={N} received={srv_received} \
+             dup={srv_dups} out-of-order={srv_out_of_order}; server→client sent={srv_received} \
+             delivered={delivered} dup={duplicated} lost={lost} in-order={in_order}",
+            user_agent(),
+            drops.get(),
+            rec.opens() - 1,
+        )
+        .into(),
+    );
+    assert!(all, "not every echo arrived: {} of {N}", echoed.len());
+    assert!(drops.get() >= 3, "the churn did not run");
+    assert!(rec.opens() > 2, "connections were not actually dropped");
+    assert_eq!(
+        (srv_received, srv_dups, srv_out_of_order),
+        (N, 0, 0),
+        "at the server"
+    );
+    assert_eq!((delivered, duplicated, lost), (N, 0, 0), "at the client");
+    assert!(in_order, "echoes out of order");
+    assert!(gaps(&rec).is_empty(), "a gap without a restart");
+    c.close(1000, "done").unwrap();
+}
+
+#[wasm_bindgen_test]
+async fn a_server_restart_loses_the_session_and_the_client_reports_one_gap() {
+    fault("recover").await;
+    let (c, rec) = client();
+    assert!(rec.wait(5_000.0, |r| r.opens() == 1).await);
+    for i in 0..5 {
+        c.send(text(&format!("m:{i}")));
+    }
+    assert!(rec.wait(3_000.0, |r| numbered(r, "m:").len() == 5).await);
+    // Three more, then the restart right behind them: the server may have them or not, but it
+    // cannot have acknowledged them (acks go out 200 ms late).
+    for i in 5..8 {
+        c.send(text(&format!("m:{i}")));
+    }
+    let received_before = numbered(&rec, "m:").len() as u64;
+    fault("restart").await;
+    assert!(
+        rec.wait(8_000.0, |r| r.opens() == 2).await,
+        "{}",
+        rec.dump()
+    );
+    let g = gaps(&rec);
+    assert_eq!(g.len(), 1, "{}", rec.dump());
+    let (count, bytes, last_seq) = g[0];
+    assert!(count <= 3, "only the last three can be unacknowledged");
+    assert_eq!(bytes, count * 3, "each listed message is `m:N`, 3 bytes");
+    assert!(
+        last_seq >= 5 && last_seq <= received_before.max(5) + 3,
+        "last_seq {last_seq}"
+    );
+    // The new session works, numbered from scratch.
+    c.send(text("m:after"));
+    assert!(
+        rec.wait(3_000.0, |r| r
+            .messages()
+            .contains(&Payload::Text("m:after".into())))
+            .await
+    );
+    c.close(1000, "done").unwrap();
+}
