@@ -583,7 +583,16 @@ fn run(
             && fault_due.is_none()
             && p.client.m.buffered_amount() == 0
             && p.sessions.values().all(|s| s.log_len() == 0)
-            && p.client.m.state_kind() == holdfast::core::StateKind::Open;
+            && p.client.m.state_kind() == holdfast::core::StateKind::Open
+            // Settled means nothing is still on its way: no frame in flight, no close the
+            // client has yet to learn of, and the server still has the client's session.
+            && p.links.values().all(|l| l.up.is_empty() && l.down.is_empty())
+            && p.client_closes.is_empty()
+            && p
+                .client
+                .m
+                .session_id()
+                .is_some_and(|id| p.sessions.contains_key(id));
         if quiet {
             break;
         }
