@@ -88,7 +88,9 @@ export interface HoldfastStats {
   messagesReceived: number;
   bytesSent: number;
   bytesReceived: number;
+  /** Messages in the outbox: queued, or sent and not yet acknowledged. */
   queued: number;
+  /** Their bytes (= `bufferedAmount`). */
   queuedBytes: number;
   attempt: number;
 }

@@ -50,6 +50,15 @@ const LIMITS: Limits = Limits {
     max_message_bytes: 1 << 20,
 };
 
+/// Which way a frame travels.
+#[derive(Debug, Clone, Copy)]
+enum Direction {
+    /// Client → server.
+    Up,
+    /// Server → client.
+    Down,
+}
+
 /// One simulated connection.
 struct Link {
     /// Client → server frames in flight, with their arrival time.
@@ -387,6 +396,20 @@ impl Pair {
 
     // ----- the clock --------------------------------------------------------------------------
 
+    /// The next frame on `conn` in `dir` whose arrival time has come, if any.
+    fn pop_due(&mut self, conn: ConnId, dir: Direction) -> Option<Vec<u8>> {
+        let link = self.links.get_mut(&conn)?;
+        let queue = match dir {
+            Direction::Up => &mut link.up,
+            Direction::Down => &mut link.down,
+        };
+        if queue.front().is_some_and(|(t, _)| *t <= self.now) {
+            queue.pop_front().map(|(_, bytes)| bytes)
+        } else {
+            None
+        }
+    }
+
     /// The next instant anything happens, at or after `now`.
     fn next_event(&self, app_due: Option<u64>, fault_due: Option<u64>) -> Option<u64> {
         let mut t: Option<u64> = None;
@@ -449,51 +472,28 @@ impl Pair {
         // Frames that arrive now, in link order.
         let conns: Vec<ConnId> = self.links.keys().copied().collect();
         for c in conns {
-            loop {
-                let Some(link) = self.links.get_mut(&c) else {
-                    break;
+            while let Some(bytes) = self.pop_due(c, Direction::Down) {
+                if self.links.get(&c).is_some_and(|l| l.client_gone) {
+                    continue;
+                }
+                self.client_input(Input::Received {
+                    conn: c,
+                    payload: Payload::Binary(bytes.clone()),
+                });
+                // What the client has heard acknowledged in its session (a gap must list
+                // exactly the rest).
+                let acked = match decode(&bytes, &LIMITS) {
+                    Ok(Decoded::Frame(Frame::Ack { seq })) => Some(seq),
+                    Ok(Decoded::Frame(Frame::Welcome(w))) => Some(w.ack),
+                    _ => None,
                 };
-                match link.down.front() {
-                    Some((t, _)) if *t <= now => {
-                        let Some((_, bytes)) = link.down.pop_front() else {
-                            break;
-                        };
-                        if link.client_gone {
-                            continue;
-                        }
-                        self.client_input(Input::Received {
-                            conn: c,
-                            payload: Payload::Binary(bytes.clone()),
-                        });
-                        if let (Ok(Decoded::Frame(Frame::Ack { seq })), Some(id)) =
-                            (decode(&bytes, &LIMITS), self.client.m.session_id())
-                        {
-                            let acked = self.client_acked.entry(id.to_owned()).or_default();
-                            *acked = (*acked).max(seq);
-                        }
-                        if let (Ok(Decoded::Frame(Frame::Welcome(w))), Some(id)) =
-                            (decode(&bytes, &LIMITS), self.client.m.session_id())
-                        {
-                            let acked = self.client_acked.entry(id.to_owned()).or_default();
-                            *acked = (*acked).max(w.ack);
-                        }
-                    }
-                    _ => break,
+                if let (Some(seq), Some(id)) = (acked, self.client.m.session_id()) {
+                    let a = self.client_acked.entry(id.to_owned()).or_default();
+                    *a = (*a).max(seq);
                 }
             }
-            loop {
-                let Some(link) = self.links.get_mut(&c) else {
-                    break;
-                };
-                match link.up.front() {
-                    Some((t, _)) if *t <= now => {
-                        let Some((_, bytes)) = link.up.pop_front() else {
-                            break;
-                        };
-                        self.server_receive(c, bytes);
-                    }
-                    _ => break,
-                }
+            while let Some(bytes) = self.pop_due(c, Direction::Up) {
+                self.server_receive(c, bytes);
             }
         }
         // Timers.

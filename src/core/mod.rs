@@ -272,7 +272,8 @@ impl Machine {
         }
     }
 
-    /// Bytes accepted by `send` and not yet handed to a transport.
+    /// Bytes accepted by `send` and not yet acknowledged by the server (queued or in flight; in
+    /// raw mode, which has no acks, queued only). Product spec §1's `bufferedAmount`.
     pub fn buffered_amount(&self) -> usize {
         self.outbox.bytes()
     }

@@ -88,8 +88,8 @@ impl Mode {
         }
     }
 
-    /// An app message numbered `seq` as it goes on the wire.
-    /// (Raw mode never numbers its messages: the outbox hands them over as they are.)
+    /// An app message numbered `seq` as a protocol data frame. Only the session mode numbers its
+    /// messages; raw mode hands the outbox's payloads to the transport as they are.
     pub(crate) fn data(&self, seq: u64, payload: &Payload) -> Payload {
         match payload {
             Payload::Text(text) => {

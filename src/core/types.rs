@@ -36,7 +36,7 @@ impl Payload {
 pub enum SendOutcome {
     /// Handed to the open transport.
     Sent,
-    /// Held in the queue; it will be flushed, in order, before the next `Open` event.
+    /// Held in the outbox; it will be sent, in order, before the next `Open` event.
     Queued,
     /// Not accepted; an `error` event says why (except after close).
     Rejected(RejectReason),
@@ -47,7 +47,7 @@ pub enum SendOutcome {
 pub enum RejectReason {
     /// The client is closed.
     Closed,
-    /// The queue is full (reject policy), or the message is larger than the queue's byte budget.
+    /// The outbox is full (reject policy), or the message is larger than its whole byte budget.
     QueueFull,
     /// The message exceeds `maxMessageBytes`.
     TooBig,
@@ -81,9 +81,9 @@ pub struct Stats {
     pub bytes_sent: u64,
     /// App payload bytes received.
     pub bytes_received: u64,
-    /// Messages waiting in the queue.
+    /// Messages in the outbox: queued, or sent and not yet acknowledged.
     pub queued: usize,
-    /// Bytes waiting in the queue.
+    /// Their bytes (= `bufferedAmount`).
     pub queued_bytes: usize,
     /// Consecutive failed attempts so far.
     pub attempt: u32,
