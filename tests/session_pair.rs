@@ -107,7 +107,6 @@ struct Pair {
     /// The client's session id after its previous call (a gap names the one it replaced).
     seen_session: Option<String>,
     restarts: usize,
-    max_outbox: usize,
     max_log: usize,
 }
 
@@ -151,7 +150,6 @@ impl Pair {
             gaps: vec![],
             seen_session: None,
             restarts: 0,
-            max_outbox: 0,
             max_log: 0,
         };
         p.route_client();
@@ -236,8 +234,6 @@ impl Pair {
             }
         }
         self.seen_session = self.client.m.session_id().map(str::to_owned);
-        let stats = self.client.m.stats();
-        self.max_outbox = self.max_outbox.max(stats.queued);
     }
 
     // ----- server side ------------------------------------------------------------------------

@@ -354,7 +354,9 @@ async fn finish(mut socket: WebSocket, end: End, faults: &mut FaultWatch) {
 pub(crate) async fn close_ws(socket: &mut WebSocket, code: u16, reason: &str) {
     let close = ws::Message::Close(Some(ws::CloseFrame {
         code: ws_close_code(code),
-        reason: holdfast::protocol::clip(reason, 123).to_owned().into(),
+        reason: holdfast::protocol::clip(reason, holdfast::protocol::MAX_CLOSE_REASON_BYTES)
+            .to_owned()
+            .into(),
     }));
     if let Ok(Ok(())) = timeout(CLOSE_LINGER, socket.send(close)).await {
         linger(socket).await;

@@ -184,8 +184,7 @@ impl Machine {
             _ => false,
         };
         if ends_current {
-            let now = self.last_call.map_or(now, |last| now.max(last));
-            self.last_call = Some(now);
+            let (now, _) = self.tick(now);
             self.apply(now, input);
             self.run_timers(now);
             self.settle(now);
@@ -324,9 +323,7 @@ impl Machine {
     /// timers are throttled but its network callbacks still run, so there a late timer that finds
     /// the deadline expired is a real dead link and is judged at once.
     fn observe(&mut self, now: Instant, resumed: bool) -> Instant {
-        let now = self.last_call.map_or(now, |last| now.max(last));
-        let gap = self.last_call.map_or(0, |last| now.since(last));
-        self.last_call = Some(now);
+        let (now, gap) = self.tick(now);
         let froze = resumed || (gap > self.heartbeat.timeout_ms && !self.hidden);
         if let (true, State::Open { conn, .. }) = (froze, &self.state) {
             let conn = *conn;
@@ -337,6 +334,14 @@ impl Machine {
             }
         }
         now
+    }
+
+    /// Records the call time, never going backwards; returns it and how long no call happened.
+    fn tick(&mut self, now: Instant) -> (Instant, u64) {
+        let now = self.last_call.map_or(now, |last| now.max(last));
+        let gap = self.last_call.map_or(0, |last| now.since(last));
+        self.last_call = Some(now);
+        (now, gap)
     }
 
     fn run_timers(&mut self, now: Instant) {
@@ -587,7 +592,7 @@ impl Machine {
     }
 
     fn on_data(&mut self, now: Instant, conn: ConnId, seq: u64, payload: Payload) {
-        match self.session.accept(seq) {
+        match self.session.inbound.accept(seq) {
             Inbound::Duplicate => return,
             Inbound::Gap { expected } => self.emit(Event::Error(ClientError::SequenceGap {
                 expected,

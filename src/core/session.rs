@@ -3,7 +3,7 @@
 //! and the negotiation of the server's WELCOME into this connection's timers and limits.
 
 use crate::config::Config;
-use crate::protocol::{Inbound, Receiver, Welcome};
+use crate::protocol::{Receiver, Welcome};
 
 /// Longest dead-link timeout a server's announced ping interval can push the client to.
 const MAX_SERVER_PING_WAIT_MS: u64 = 30_000;
@@ -24,11 +24,6 @@ impl Session {
             id: Some(id),
             ..Session::default()
         };
-    }
-
-    /// Classifies inbound `seq` and, unless it is a duplicate, records it as delivered.
-    pub fn accept(&mut self, seq: u64) -> Inbound {
-        self.inbound.accept(seq)
     }
 }
 
