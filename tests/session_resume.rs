@@ -238,3 +238,37 @@ fn closing_after_a_drop_reports_the_unacknowledged_as_discarded() {
         .events
         .contains(&Event::Error(ClientError::QueueDiscarded { count: 2 })));
 }
+
+#[test]
+fn a_final_server_close_reports_the_messages_still_in_flight() {
+    let (mut s, c) = opened(fast());
+    s.send_text("a");
+    s.send_text("b");
+    s.server(c, Frame::Ack { seq: 1 });
+    // The server ends the session for good before acknowledging "b": it may never have seen it.
+    s.server(
+        c,
+        Frame::Close(holdfast::protocol::CloseFrame {
+            code: 4001,
+            reason: "bye".into(),
+        }),
+    );
+    assert_eq!(s.close_events().len(), 1);
+    assert!(s
+        .events
+        .contains(&Event::Error(ClientError::QueueDiscarded { count: 1 })));
+}
+
+#[test]
+fn an_app_close_while_open_does_not_report_what_went_out_before_its_close() {
+    let (mut s, _) = opened(fast());
+    s.send_text("a");
+    s.input(Input::Close {
+        code: 1000,
+        reason: String::new(),
+    });
+    assert!(!s
+        .events
+        .iter()
+        .any(|e| matches!(e, Event::Error(ClientError::QueueDiscarded { .. }))));
+}

@@ -877,14 +877,25 @@ impl Machine {
     /// Closes for good: releases the connection, drops the timers and the outbox (reporting what
     /// was never acknowledged), and emits the one terminal `Close`.
     fn terminate(&mut self, code: u16, reason: String, was_clean: bool) {
+        self.terminate_with(code, reason, was_clean, false);
+    }
+
+    /// [`Machine::terminate`]; `closing_behind_in_flight` says we just sent CLOSE on an open
+    /// connection behind the messages in flight (an app close), so those are as delivered as a
+    /// WebSocket's. Otherwise (a server's final close, giving up, …) every message held was
+    /// never confirmed and is reported.
+    fn terminate_with(
+        &mut self,
+        code: u16,
+        reason: String,
+        was_clean: bool,
+        closing_behind_in_flight: bool,
+    ) {
         if let Some(conn) = self.state.conn() {
             self.disconnect(conn, code, &reason);
         }
         self.timers.clear();
-        // An app close on an open connection sends CLOSE behind the messages in flight, so those
-        // are as delivered as a WebSocket's; everything else held was never confirmed.
-        let app_close_while_open = was_clean && matches!(self.state, State::Open { .. });
-        let unsent = if app_close_while_open {
+        let unsent = if closing_behind_in_flight {
             self.outbox.unsent()
         } else {
             self.outbox.len()
@@ -975,6 +986,7 @@ impl Machine {
 
     /// Ends the session from our side with `code`: CLOSE to the server if open, then terminal.
     fn end_session(&mut self, now: Instant, code: u16, reason: &str, was_clean: bool) {
+        let open = matches!(self.state, State::Open { .. });
         if let (State::Open { conn, .. }, true) = (&self.state, self.mode.is_session()) {
             let conn = *conn;
             let frame = Frame::Close(CloseFrame {
@@ -983,7 +995,7 @@ impl Machine {
             });
             self.send_frame(now, conn, &frame);
         }
-        self.terminate(code, reason.to_owned(), was_clean);
+        self.terminate_with(code, reason.to_owned(), was_clean, open);
     }
 
     /// Applies a WELCOME's resume verdict to the session and the outbox (PROTOCOL.md §5).
