@@ -29,6 +29,24 @@ impl TransportKind {
         }
     }
 
+    /// Every kind, best first: the default chain.
+    pub const ALL: [TransportKind; 4] = [
+        TransportKind::WebSocket,
+        TransportKind::Sse,
+        TransportKind::LongPolling,
+        TransportKind::Polling,
+    ];
+
+    /// This kind's position in [`TransportKind::ALL`] (indexes per-kind settings).
+    pub fn index(self) -> usize {
+        match self {
+            TransportKind::WebSocket => 0,
+            TransportKind::Sse => 1,
+            TransportKind::LongPolling => 2,
+            TransportKind::Polling => 3,
+        }
+    }
+
     /// Parses an option name; `None` when it is not one of the four names.
     pub fn parse(name: &str) -> Option<Self> {
         match name {
@@ -38,6 +56,29 @@ impl TransportKind {
             "polling" => Some(TransportKind::Polling),
             _ => None,
         }
+    }
+}
+
+impl TransportKind {
+    /// The option naming this kind's connect deadline, for error messages.
+    pub fn connect_timeout_option(self) -> &'static str {
+        match self {
+            TransportKind::WebSocket => "connectTimeouts.websocket",
+            TransportKind::Sse => "connectTimeouts.sse",
+            TransportKind::LongPolling => "connectTimeouts.long-polling",
+            TransportKind::Polling => "connectTimeouts.polling",
+        }
+    }
+}
+
+impl Config {
+    /// The connect deadline for `kind`: its override, else `connect_timeout_ms`.
+    pub fn connect_timeout_for(&self, kind: TransportKind) -> u64 {
+        self.connect_timeouts
+            .get(kind.index())
+            .copied()
+            .flatten()
+            .unwrap_or(self.connect_timeout_ms)
     }
 }
 
@@ -84,8 +125,21 @@ pub enum OverflowPolicy {
 /// Every option of the client core, with documented defaults (see [`Config::default`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
-    /// Fallback chain, best first. Default `[websocket]`. Must be non-empty, without repeats.
+    /// Fallback chain, best first. Default `[websocket, sse, long-polling, polling]`. Must be
+    /// non-empty, without repeats.
     pub transports: Vec<TransportKind>,
+    /// Per-kind connect deadlines overriding `connect_timeout_ms`, indexed by
+    /// [`TransportKind::index`] (`connectTimeouts: { sse: 3000 }` in JS). Default: none.
+    pub connect_timeouts: [Option<u64>; 4],
+    /// After this many consecutive failures of a transport that had been trusted (without
+    /// `min_uptime_ms` of uptime in between), walk down the chain. Default 3.
+    pub fallback_after_failures: u32,
+    /// Short polling: how long after one poll answered the next one goes out. Default 1000 ms.
+    /// Must be below `heartbeat_timeout_ms` (each answer is the link's proof of life).
+    pub poll_interval_ms: u64,
+    /// How long the transport that opened is remembered for the tab (`sessionStorage`), so the
+    /// next client starts there. 0 disables. Default 600000 ms (10 minutes).
+    pub remember_transport_ms: u64,
     /// Protocol mode. Default [`Protocol::Holdfast`].
     pub protocol: Protocol,
     /// Send a heartbeat when nothing was sent or received for this long. Default 4000 ms.
@@ -125,7 +179,11 @@ pub struct Config {
 impl Default for Config {
     fn default() -> Self {
         Config {
-            transports: vec![TransportKind::WebSocket],
+            transports: TransportKind::ALL.to_vec(),
+            connect_timeouts: [None; 4],
+            fallback_after_failures: 3,
+            poll_interval_ms: 1_000,
+            remember_transport_ms: 600_000,
             protocol: Protocol::Holdfast,
             heartbeat_interval_ms: 4_000,
             heartbeat_timeout_ms: 8_000,
@@ -227,6 +285,27 @@ impl Config {
             "connectTimeoutMs",
             self.connect_timeout_ms,
             100,
+            MAX_TIMER_MS,
+        )?;
+        for (kind, ms) in TransportKind::ALL.iter().zip(self.connect_timeouts) {
+            if let Some(ms) = ms {
+                ms_in(kind.connect_timeout_option(), ms, 100, MAX_TIMER_MS)?;
+            }
+        }
+        if self.fallback_after_failures == 0 {
+            return Err(err("fallbackAfterFailures", "must be at least 1"));
+        }
+        ms_in("pollIntervalMs", self.poll_interval_ms, 10, MAX_TIMER_MS)?;
+        if self.poll_interval_ms >= self.heartbeat_timeout_ms {
+            return Err(err(
+                "pollIntervalMs",
+                "must be less than heartbeatTimeoutMs",
+            ));
+        }
+        ms_in(
+            "rememberTransportMs",
+            self.remember_transport_ms,
+            0,
             MAX_TIMER_MS,
         )?;
         ms_in("reconnectDelayMs", self.reconnect_delay_ms, 1, MAX_TIMER_MS)?;

@@ -13,7 +13,25 @@ fn defaults_are_valid_and_detect_a_dead_link_within_ten_seconds() {
     let c = Config::default();
     assert_eq!(c.validate(), Ok(()));
     assert!(c.heartbeat_timeout_ms <= 10_000);
-    assert_eq!(c.transports, vec![TransportKind::WebSocket]);
+    // The full chain (product spec §3), each rung with the shared connect deadline.
+    assert_eq!(c.transports, TransportKind::ALL.to_vec());
+    for kind in TransportKind::ALL {
+        assert_eq!(c.connect_timeout_for(kind), c.connect_timeout_ms);
+    }
+    assert!(c.poll_interval_ms < c.heartbeat_timeout_ms);
+}
+
+#[test]
+fn per_transport_deadlines_override_the_shared_one() {
+    let mut timeouts = [None; 4];
+    timeouts[TransportKind::Sse.index()] = Some(1_500);
+    let c = Config {
+        connect_timeouts: timeouts,
+        ..Config::default()
+    };
+    assert_eq!(c.validate(), Ok(()));
+    assert_eq!(c.connect_timeout_for(TransportKind::Sse), 1_500);
+    assert_eq!(c.connect_timeout_for(TransportKind::WebSocket), 5_000);
 }
 
 #[test]
@@ -111,6 +129,7 @@ fn each_bad_option_is_named() {
                 ping: Some(String::new()),
                 pong: None
             })),
+            transports: vec![TransportKind::WebSocket],
             ..d()
         }),
         "rawHeartbeat.ping"
@@ -122,6 +141,29 @@ fn each_bad_option_is_named() {
             ..d()
         }),
         "transports"
+    );
+    let mut timeouts = [None; 4];
+    timeouts[TransportKind::Polling.index()] = Some(5);
+    assert_eq!(
+        invalid(Config {
+            connect_timeouts: timeouts,
+            ..d()
+        }),
+        "connectTimeouts.polling"
+    );
+    assert_eq!(
+        invalid(Config {
+            fallback_after_failures: 0,
+            ..d()
+        }),
+        "fallbackAfterFailures"
+    );
+    assert_eq!(
+        invalid(Config {
+            poll_interval_ms: 8_000,
+            ..d()
+        }),
+        "pollIntervalMs"
     );
 }
 

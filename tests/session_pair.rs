@@ -208,6 +208,7 @@ impl Pair {
                         }
                     }
                 }
+                Action::Poll { .. } => panic!("the pair simulates WebSocket links only"),
                 Action::Disconnect { conn, .. } => {
                     if let Some(link) = self.links.get_mut(&conn) {
                         link.client_gone = true;

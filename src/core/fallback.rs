@@ -16,17 +16,47 @@ pub(crate) enum Next {
 }
 
 /// After the transport at `index` of a chain of `len` failed: a trusted one (it completed a
-/// handshake before it failed) is retried with backoff; an untrusted one hands over to the next
-/// transport at once; when the last one fails, the round is over and the client backs off and
-/// starts again from the top.
-pub(crate) fn after_failure(len: usize, index: usize, trusted: bool) -> Next {
-    if trusted {
+/// handshake before it failed) is retried with backoff, until it failed `limit` times in a row
+/// after being trusted (`failures_here`), when the chain is walked down; an untrusted one hands
+/// over to the next transport at once; when the last one fails untrusted, the round is over and
+/// the client backs off and starts again from the top.
+pub(crate) fn after_failure(
+    len: usize,
+    index: usize,
+    trusted: bool,
+    failures_here: u32,
+    limit: u32,
+) -> Next {
+    let to = index + 1;
+    if trusted && (failures_here < limit || to >= len) {
         return Next::Retry(index);
     }
-    let to = index + 1;
     if to < len {
         Next::Fallback { from: index, to }
     } else {
         Next::Retry(0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn untrusted_hands_over_trusted_retries_until_the_limit() {
+        assert_eq!(
+            after_failure(4, 0, false, 0, 3),
+            Next::Fallback { from: 0, to: 1 }
+        );
+        assert_eq!(after_failure(4, 3, false, 0, 3), Next::Retry(0));
+        assert_eq!(after_failure(4, 1, true, 1, 3), Next::Retry(1));
+        assert_eq!(after_failure(4, 1, true, 2, 3), Next::Retry(1));
+        assert_eq!(
+            after_failure(4, 1, true, 3, 3),
+            Next::Fallback { from: 1, to: 2 }
+        );
+        // The last rung has nowhere to go: it keeps retrying itself.
+        assert_eq!(after_failure(4, 3, true, 9, 3), Next::Retry(3));
+        assert_eq!(after_failure(1, 0, true, 9, 3), Next::Retry(0));
     }
 }

@@ -15,17 +15,32 @@ pub enum Input {
         /// Close reason reported to the app and sent to the server.
         reason: String,
     },
-    /// The transport for `conn` is open (WebSocket `open`).
+    /// The transport for `conn` is open (WebSocket `open`, EventSource `open`, the poll-open
+    /// POST answered `200` — its body follows as `Polled`).
     Opened {
         /// Which connection.
         conn: ConnId,
     },
-    /// The transport for `conn` delivered one message (protocol mode: one encoded frame).
+    /// The transport for `conn` delivered one message (protocol mode: one encoded frame; over
+    /// SSE: one event's data, a base64 text).
     Received {
         /// Which connection.
         conn: ConnId,
         /// The message as received.
         payload: Payload,
+    },
+    /// The `POST {base}/send` in flight on `conn` was answered `204` (HTTP transports).
+    Sent {
+        /// Which connection.
+        conn: ConnId,
+    },
+    /// The poll in flight on `conn` was answered with this batch body (possibly empty; a `504`
+    /// from a gateway that gave up on a held poll is reported as an empty body).
+    Polled {
+        /// Which connection.
+        conn: ConnId,
+        /// The answer's body: a batch (PROTOCOL.md §8.6).
+        body: Vec<u8>,
     },
     /// The transport for `conn` closed (WebSocket `close`).
     Closed {

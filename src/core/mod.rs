@@ -33,12 +33,14 @@ mod event;
 mod fallback;
 mod heartbeat;
 mod input;
+mod link;
 mod mode;
 mod outbox;
 mod session;
 mod state;
 mod time;
 mod timers;
+mod transport;
 mod types;
 
 pub use action::Action;
@@ -55,16 +57,18 @@ pub use close::{CLOSE_GAVE_UP, CLOSE_POLICY, CLOSE_PROTOCOL, CLOSE_TRY_LATER, FI
 use crate::config::{Config, ConfigError, TransportKind, MAX_TIMER_MS};
 use crate::protocol::{
     self, CloseFrame, ErrorCode, ErrorFrame, Frame, Hello, Inbound, Limits, ResumeOutcome,
-    ACK_DELAY_MS,
+    ACK_DELAY_MS, MAX_FRAME_BYTES,
 };
 use fallback::Next;
 use heartbeat::Heartbeat;
+use link::{Link, Request};
 use mode::{Mode, Received};
 use outbox::{Offer, Outbox};
 use session::Session;
 use std::collections::VecDeque;
 use std::fmt;
 use timers::TimerTable;
+use transport::Downstream;
 
 /// A server's hint about when to retry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,6 +92,13 @@ pub struct Machine {
     jitter: Box<dyn Jitter>,
     retry_policy: Option<Box<dyn RetryPolicy>>,
     next_conn: u64,
+    /// The current connection's transport bookkeeping (POST and poll in flight).
+    link: Link,
+    /// Consecutive failures of the current rung after it had been trusted; at
+    /// `fallback_after_failures` the chain is walked down.
+    rung_failures: u32,
+    /// Where the first attempt starts in the chain (a remembered transport).
+    start_at: usize,
     /// Last instant any entry point was called; detects gaps in which we could not run.
     last_call: Option<Instant>,
     /// The page is hidden: timers may be throttled, network callbacks are not.
@@ -140,6 +151,9 @@ impl Machine {
             jitter: Box::new(XorShift::new(seed)),
             retry_policy: None,
             next_conn: 0,
+            link: Link::new(TransportKind::WebSocket),
+            rung_failures: 0,
+            start_at: 0,
             last_call: None,
             hidden: false,
             offline: false,
@@ -156,6 +170,15 @@ impl Machine {
     /// Replaces the jitter source (tests inject fixed samples). Call before `Connect`.
     pub fn with_jitter(mut self, jitter: impl Jitter + 'static) -> Self {
         self.jitter = Box::new(jitter);
+        self
+    }
+
+    /// Starts the first attempt at `kind` instead of the top of the chain, if the chain has it
+    /// (the transport remembered for this tab). Later rounds start from the top as usual.
+    pub fn with_start(mut self, kind: TransportKind) -> Self {
+        if let Some(i) = self.config.transports.iter().position(|t| *t == kind) {
+            self.start_at = i;
+        }
         self
     }
 
@@ -372,6 +395,14 @@ impl Machine {
                 if let State::Open { attempt, .. } = &mut self.state {
                     *attempt = 0;
                 }
+                self.rung_failures = 0;
+            }
+            (Timer::Poll, State::Open { conn, .. }) => {
+                let conn = *conn;
+                self.poll(conn);
+            }
+            (Timer::Post, State::Open { .. } | State::Connecting { .. }) => {
+                self.lost(now, DisconnectReason::SendTimeout);
             }
             (Timer::Backoff, State::Backoff { transport, attempt }) => {
                 let (transport, attempt) = (*transport, *attempt);
@@ -384,7 +415,9 @@ impl Machine {
                 | Timer::Ping
                 | Timer::Ack
                 | Timer::MinUptime
-                | Timer::Backoff,
+                | Timer::Backoff
+                | Timer::Poll
+                | Timer::Post,
                 _,
             ) => {}
         }
@@ -422,7 +455,7 @@ impl Machine {
             Input::Connect => {
                 if let State::Idle = self.state {
                     self.disconnected_since = Some(now);
-                    self.start_attempt(now, 0, 0);
+                    self.start_attempt(now, self.start_at, 0);
                 }
             }
             Input::Close { code, reason } => match close::check_app_close(code, &reason) {
@@ -435,6 +468,18 @@ impl Machine {
             Input::Received { conn, payload } => {
                 if self.state.conn() == Some(conn) {
                     self.on_received(now, conn, payload);
+                }
+            }
+            Input::Sent { conn } => {
+                if self.state.conn() == Some(conn) {
+                    self.link.post = Request::Idle;
+                    self.timers.stop(Timer::Post);
+                    self.post(now, conn);
+                }
+            }
+            Input::Polled { conn, body } => {
+                if self.state.conn() == Some(conn) {
+                    self.on_polled(now, conn, &body);
                 }
             }
             Input::Closed { conn, code, reason } => {
@@ -524,24 +569,116 @@ impl Machine {
         if let State::Connecting { phase, .. } = &mut self.state {
             *phase = Phase::Handshake;
         }
+        if self.link.caps.hello_in_open {
+            return; // HELLO went with the opening request; WELCOME comes down next
+        }
+        let hello = self.hello();
+        self.send_frame(now, conn, &hello);
+    }
+
+    /// HELLO for the current attempt.
+    fn hello(&self) -> Frame {
         // Resume: the session we had (if any) and the last server seq delivered in order, so the
         // server resends exactly what we have not seen.
-        let hello = Frame::Hello(Hello {
+        Frame::Hello(Hello {
             min_version: protocol::VERSION,
             max_version: protocol::VERSION,
             session: self.session.id.clone(),
             last_seq: self.session.inbound.last,
-        });
-        self.send_frame(now, conn, &hello);
+        })
     }
 
-    fn on_received(&mut self, now: Instant, conn: ConnId, payload: Payload) {
-        // Any inbound byte is proof of life.
+    /// Anything from the server is proof of life.
+    fn heard(&mut self, now: Instant) {
         self.heartbeat.last_heard = now;
         if let (State::Open { .. }, true) = (&self.state, self.liveness_enabled()) {
             self.timers
                 .set(Timer::Liveness, now.plus(self.heartbeat.timeout_ms));
         }
+    }
+
+    /// A poll answered with `body`: each frame in order, then the next poll (at once when the
+    /// server holds polls, after `poll_interval_ms` when it does not). A body that is not a
+    /// batch (a proxy's error page) is reported and proves nothing about the link.
+    fn on_polled(&mut self, now: Instant, conn: ConnId, body: &[u8]) {
+        self.link.poll = Request::Idle;
+        let frames = match protocol::split_batch(body) {
+            Ok(frames) => frames,
+            Err(e) => {
+                self.emit(Event::Error(ClientError::BadFrame(e)));
+                Vec::new()
+            }
+        };
+        if frames.is_empty() && !body.is_empty() {
+            // Broken envelope: no proof of life; the liveness deadline decides.
+        } else {
+            self.heard(now);
+        }
+        for frame in frames {
+            if self.state.conn() != Some(conn) {
+                return; // a frame ended this connection (CLOSE, a bad WELCOME)
+            }
+            self.on_received(now, conn, Payload::Binary(frame.to_vec()));
+        }
+        if let State::Open { conn: open, .. } = self.state {
+            if open == conn {
+                self.schedule_poll(now, conn);
+            }
+        }
+    }
+
+    /// The next poll: now if the server holds polls, else after the poll interval.
+    fn schedule_poll(&mut self, now: Instant, conn: ConnId) {
+        match self.link.caps.downstream {
+            Downstream::Polls { held: true } => self.poll(conn),
+            Downstream::Polls { held: false } => {
+                self.timers
+                    .set(Timer::Poll, now.plus(self.config.poll_interval_ms));
+            }
+            Downstream::Message | Downstream::Base64Events => {}
+        }
+    }
+
+    /// Issues one poll unless one is out already.
+    fn poll(&mut self, conn: ConnId) {
+        if self.link.poll == Request::InFlight {
+            return;
+        }
+        self.link.poll = Request::InFlight;
+        self.actions.push_back(Action::Poll {
+            conn,
+            cursor: self.session.inbound.last,
+        });
+    }
+
+    /// Sends the next POST if none is in flight and frames wait; its answer is due within the
+    /// heartbeat timeout.
+    fn post(&mut self, now: Instant, conn: ConnId) {
+        if let Some(body) = self.link.next_post() {
+            let deadline = self
+                .heartbeat
+                .timeout_ms
+                .max(self.config.heartbeat_timeout_ms);
+            self.timers.set(Timer::Post, now.plus(deadline));
+            self.actions.push_back(Action::Send {
+                conn,
+                payload: Payload::Binary(body),
+            });
+        }
+    }
+
+    fn on_received(&mut self, now: Instant, conn: ConnId, payload: Payload) {
+        self.heard(now);
+        let payload = match (self.link.caps.downstream, payload) {
+            // SSE carries each frame as one base64 event.
+            (Downstream::Base64Events, Payload::Text(text)) => {
+                match protocol::decode_base64(&text, MAX_FRAME_BYTES) {
+                    Ok(bytes) => Payload::Binary(bytes),
+                    Err(e) => return self.emit(Event::Error(ClientError::BadFrame(e))),
+                }
+            }
+            (_, payload) => payload,
+        };
         match self.mode.receive(payload, &self.limits) {
             Received::Frame(frame) => self.on_frame(now, conn, frame),
             Received::App(payload) => self.deliver(payload),
@@ -675,12 +812,18 @@ impl Machine {
             attempt,
             phase: Phase::Transport,
         };
+        self.link = Link::new(kind);
         self.timers.stop(Timer::Backoff);
-        self.timers
-            .set(Timer::Connect, now.plus(self.config.connect_timeout_ms));
+        self.timers.set(
+            Timer::Connect,
+            now.plus(self.config.connect_timeout_for(kind)),
+        );
+        let hello = (self.link.caps.hello_in_open && self.mode.is_session())
+            .then(|| protocol::encode(&self.hello()));
         self.actions.push_back(Action::Connect {
             conn,
             transport: kind,
+            hello,
         });
     }
 
@@ -742,6 +885,9 @@ impl Machine {
         // unacknowledged ones) keep their order ahead of anything the app sends from its open
         // handler.
         self.flush(now, conn);
+        if self.link.caps.polls() {
+            self.poll(conn);
+        }
         let kind = self.transport_at(transport);
         self.emit(Event::Open { transport: kind });
     }
@@ -771,6 +917,8 @@ impl Machine {
             Timer::Ping,
             Timer::Ack,
             Timer::MinUptime,
+            Timer::Poll,
+            Timer::Post,
         ] {
             self.timers.stop(t);
         }
@@ -792,11 +940,25 @@ impl Machine {
             return;
         }
 
-        match fallback::after_failure(self.config.transports.len(), transport, trusted) {
+        if trusted {
+            self.rung_failures = self.rung_failures.saturating_add(1);
+        }
+        let next = fallback::after_failure(
+            self.config.transports.len(),
+            transport,
+            trusted,
+            self.rung_failures,
+            self.config.fallback_after_failures,
+        );
+        match next {
             Next::Retry(index) => {
+                if index != transport {
+                    self.rung_failures = 0;
+                }
                 self.schedule_retry(now, index, attempt.saturating_add(1), reason);
             }
             Next::Fallback { from, to } => {
+                self.rung_failures = 0;
                 let (from_kind, to_kind) = (self.transport_at(from), self.transport_at(to));
                 self.emit(Event::Transport {
                     from: from_kind,
@@ -994,6 +1156,12 @@ impl Machine {
                 reason: reason.to_owned(),
             });
             self.send_frame(now, conn, &frame);
+            for body in self.link.last_posts() {
+                self.actions.push_back(Action::Send {
+                    conn,
+                    payload: Payload::Binary(body),
+                });
+            }
         }
         self.terminate_with(code, reason.to_owned(), was_clean, open);
     }
@@ -1032,7 +1200,18 @@ impl Machine {
 
     fn push_send(&mut self, now: Instant, conn: ConnId, payload: Payload) {
         self.heartbeat.last_sent = now;
-        self.actions.push_back(Action::Send { conn, payload });
+        if !self.link.posts() {
+            self.actions.push_back(Action::Send { conn, payload });
+            return;
+        }
+        // Only protocol frames (binary) travel over the HTTP transports (raw mode is WebSocket
+        // only), so a text payload cannot occur; its bytes would still be the right frame.
+        let frame = match payload {
+            Payload::Binary(bytes) => bytes,
+            Payload::Text(text) => text.into_bytes(),
+        };
+        self.link.hold(frame);
+        self.post(now, conn);
     }
 
     fn send_ping(&mut self, now: Instant, conn: ConnId) {

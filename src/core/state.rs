@@ -111,6 +111,8 @@ pub enum DisconnectReason {
     ConnectTimeout,
     /// Nothing arrived for the heartbeat timeout (or the probe window after a freeze).
     DeadLink,
+    /// A `POST {base}/send` was not answered within the heartbeat timeout.
+    SendTimeout,
     /// The transport closed.
     Closed {
         /// Close code.
@@ -137,6 +139,9 @@ impl fmt::Display for DisconnectReason {
             DisconnectReason::ConnectTimeout => f.write_str("connect timeout"),
             DisconnectReason::DeadLink => {
                 f.write_str("dead link: no data within the heartbeat timeout")
+            }
+            DisconnectReason::SendTimeout => {
+                f.write_str("send timeout: a POST was not answered within the heartbeat timeout")
             }
             DisconnectReason::Closed { code, reason } => write!(f, "closed ({code}) {reason}"),
             DisconnectReason::ServerClose { code, reason } => {

@@ -18,21 +18,28 @@ pub enum Timer {
     MinUptime,
     /// The backoff delay is over: start the next attempt.
     Backoff,
+    /// Short polling: the next poll is due.
+    Poll,
+    /// The POST in flight must be answered by then, or the upstream is dead (a request stuck
+    /// behind the browser's per-origin connection limit ends here too).
+    Post,
 }
 
-const ALL: [Timer; 6] = [
+const ALL: [Timer; 8] = [
     Timer::Connect,
     Timer::Liveness,
     Timer::Ping,
     Timer::Ack,
     Timer::MinUptime,
     Timer::Backoff,
+    Timer::Poll,
+    Timer::Post,
 ];
 
 /// Deadlines keyed by [`Timer`].
 #[derive(Debug, Default, Clone)]
 pub struct TimerTable {
-    slots: [Option<Instant>; 6],
+    slots: [Option<Instant>; 8],
 }
 
 impl TimerTable {

@@ -15,18 +15,21 @@ pub fn encode_batch(frames: &[Frame]) -> Vec<u8> {
     for frame in frames {
         one.clear();
         encode_into(&mut one, frame);
-        put_varint(&mut out, one.len() as u64);
-        out.extend_from_slice(&one);
+        push_batch_entry(&mut out, &one);
     }
     out
 }
 
-/// Decodes a batch body. Each entry is decoded on its own, so one malformed frame does not hide
-/// the others; a broken *envelope* (a length beyond the body, too many frames) fails the batch.
-pub fn decode_batch(
-    body: &[u8],
-    limits: &Limits,
-) -> Result<Vec<Result<Decoded, DecodeError>>, DecodeError> {
+/// Appends one already encoded frame to the batch body `out`.
+pub fn push_batch_entry(out: &mut Vec<u8>, frame: &[u8]) {
+    put_varint(out, frame.len() as u64);
+    out.extend_from_slice(frame);
+}
+
+/// Splits a batch body into its encoded frames without decoding them. Fails on a broken
+/// envelope: a length beyond the body or over [`MAX_FRAME_BYTES`], or more than
+/// [`MAX_BATCH_FRAMES`] entries.
+pub fn split_batch(body: &[u8]) -> Result<Vec<&[u8]>, DecodeError> {
     let mut r = Reader::new(body);
     let mut out = Vec::new();
     while !r.is_empty() {
@@ -38,8 +41,19 @@ pub fn decode_batch(
             .ok()
             .filter(|&l| l <= MAX_FRAME_BYTES)
             .ok_or(DecodeError::TooLarge { field: "frame" })?;
-        let frame = r.take(len)?;
-        out.push(decode(frame, limits));
+        out.push(r.take(len)?);
     }
     Ok(out)
+}
+
+/// Decodes a batch body. Each entry is decoded on its own, so one malformed frame does not hide
+/// the others; a broken *envelope* (see [`split_batch`]) fails the batch.
+pub fn decode_batch(
+    body: &[u8],
+    limits: &Limits,
+) -> Result<Vec<Result<Decoded, DecodeError>>, DecodeError> {
+    Ok(split_batch(body)?
+        .into_iter()
+        .map(|frame| decode(frame, limits))
+        .collect())
 }

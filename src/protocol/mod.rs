@@ -5,13 +5,15 @@
 //! [`Decoded::Unknown`], never a panic, and every length is checked against the remaining input and
 //! the limits before anything is allocated.
 
+mod base64;
 mod batch;
 mod delivery;
 mod error;
 mod frame;
 mod wire;
 
-pub use batch::{decode_batch, encode_batch, MAX_BATCH_FRAMES};
+pub use base64::{decode_base64, encode_base64, encode_base64url};
+pub use batch::{decode_batch, encode_batch, push_batch_entry, split_batch, MAX_BATCH_FRAMES};
 pub use delivery::{next_seq, Inbound, Receiver, ACK_DELAY_MS, ACK_EVERY, MAX_SEQ};
 pub use error::DecodeError;
 pub use frame::{

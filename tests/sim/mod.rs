@@ -5,7 +5,7 @@
 //! `Close`, and every armed timer strictly in the future and finite.
 #![allow(dead_code)]
 
-use holdfast::config::Config;
+use holdfast::config::{Config, TransportKind};
 use holdfast::core::{Action, ConnId, Event, Input, Instant, Machine, Payload, SendOutcome};
 use holdfast::protocol::{self, Decoded, Frame, Limits, ResumeOutcome, Welcome};
 use std::collections::BTreeSet;
@@ -115,7 +115,7 @@ impl Sim {
                 Action::Disconnect { conn, .. } => {
                     self.live.remove(conn);
                 }
-                Action::Send { conn, .. } => {
+                Action::Send { conn, .. } | Action::Poll { conn, .. } => {
                     assert!(
                         self.live.contains(conn),
                         "send on a dead connection {conn:?}"
@@ -313,10 +313,19 @@ pub fn welcome() -> Frame {
     })
 }
 
+/// The default config on a WebSocket-only chain: the sim's links behave like WebSockets.
+pub fn ws_only() -> Config {
+    Config {
+        transports: vec![TransportKind::WebSocket],
+        ..Config::default()
+    }
+}
+
 /// A small, fast config for timing tests: interval 1 s, timeout 2.5 s, connect 2 s,
-/// backoff 100 ms → 1600 ms, min uptime 5 s.
+/// backoff 100 ms → 1600 ms, min uptime 5 s; WebSocket only.
 pub fn fast() -> Config {
     Config {
+        transports: vec![TransportKind::WebSocket],
         heartbeat_interval_ms: 1_000,
         heartbeat_timeout_ms: 2_500,
         freeze_probe_ms: 500,
