@@ -2,8 +2,18 @@
 export type TransportName = "websocket" | "sse" | "long-polling" | "polling";
 
 export interface HoldfastOptions {
-  /** Fallback chain. Default `["websocket"]` (the only transport available in this version). */
+  /** Fallback chain, best first. Default `["websocket", "sse", "long-polling", "polling"]`
+   * (raw mode: `["websocket"]`, the only one it supports). */
   transports?: TransportName[];
+  /** Per-transport connect deadlines overriding `connectTimeoutMs`, e.g. `{ websocket: 3000 }`. */
+  connectTimeouts?: Partial<Record<TransportName, number>>;
+  /** Walk down the chain after this many consecutive failures of a transport that had opened
+   * (the count resets after `minUptimeMs` of uptime). Default 3. */
+  fallbackAfterFailures?: number;
+  /** Short polling: delay between one answer and the next poll. Default 1000; below `heartbeatTimeoutMs`. */
+  pollIntervalMs?: number;
+  /** How long the transport that opened is remembered for the tab (sessionStorage); 0 disables. Default 600000. */
+  rememberTransportMs?: number;
   /** `"holdfast"` (default) speaks PROTOCOL.md to a holdfast server; `"raw"` talks to any WebSocket server. */
   protocol?: "holdfast" | "raw";
   /** Raw mode heartbeat: `ping` is sent when idle; an inbound message equal to `pong` is swallowed. */
@@ -127,5 +137,5 @@ export declare class Holdfast extends EventTarget {
 /** Loads the WebAssembly module (done automatically on import). */
 export declare function initHoldfast(moduleOrPath?: unknown): Promise<unknown>;
 /** Live JS resources held by holdfast (for leak checks). */
-export declare function debugCounts(): { sockets: number; listeners: number; timers: number; clients: number };
+export declare function debugCounts(): { sockets: number; listeners: number; timers: number; clients: number; requests: number };
 export default Holdfast;

@@ -16,12 +16,52 @@ pub fn transport_url(
     transport: TransportKind,
     protocol: &Protocol,
 ) -> Result<String, String> {
+    let (secure, path, query) = split(base)?;
+    let ws_scheme = if secure { "wss" } else { "ws" };
+    let http_scheme = if secure { "https" } else { "http" };
+    Ok(match (protocol, transport) {
+        (Protocol::Raw(_), _) => format!("{ws_scheme}://{path}{query}"),
+        (Protocol::Holdfast, TransportKind::WebSocket) => {
+            format!("{ws_scheme}://{path}/ws{query}")
+        }
+        (Protocol::Holdfast, TransportKind::Sse) => format!("{http_scheme}://{path}/sse{query}"),
+        (Protocol::Holdfast, TransportKind::LongPolling | TransportKind::Polling) => {
+            format!("{http_scheme}://{path}/poll{query}")
+        }
+    })
+}
+
+/// The URL of an HTTP route under the app's `base` URL (PROTOCOL.md §8.2–§8.5): `route` is
+/// `sse`, `send`, `poll/open` or `poll`; `params` come first in the query, then whatever query the
+/// base URL carried (a token, say). `ws(s)` maps to `http(s)`. Values must already be URL-safe
+/// (session ids, numbers, base64url).
+pub fn http_url(base: &str, route: &str, params: &[(&str, &str)]) -> Result<String, String> {
+    let (secure, path, query) = split(base)?;
+    let scheme = if secure { "https" } else { "http" };
+    let mut out = format!("{scheme}://{path}/{route}");
+    let mut sep = '?';
+    for (key, value) in params {
+        out.push(sep);
+        out.push_str(key);
+        out.push('=');
+        out.push_str(value);
+        sep = '&';
+    }
+    if let Some(q) = query.strip_prefix('?').filter(|q| !q.is_empty()) {
+        out.push(sep);
+        out.push_str(q);
+    }
+    Ok(out)
+}
+
+/// `(secure, host and path without a trailing /, "?query" or "")` of an absolute http(s) or
+/// ws(s) URL; the fragment is dropped (it never reaches the server).
+fn split(base: &str) -> Result<(bool, &str, &str), String> {
     let base = base.trim();
     let (scheme, rest) = base
         .split_once("://")
         .ok_or_else(|| format!("url `{base}` is not absolute (expected http(s):// or ws(s)://)"))?;
-    let scheme = scheme.to_ascii_lowercase();
-    let secure = match scheme.as_str() {
+    let secure = match scheme.to_ascii_lowercase().as_str() {
         "https" | "wss" => true,
         "http" | "ws" => false,
         other => return Err(format!("url scheme `{other}` is not http(s) or ws(s)")),
@@ -33,21 +73,18 @@ pub fn transport_url(
         Some(i) => rest.split_at(i),
         None => (rest, ""),
     };
-    // Fragments never reach the server.
     let query = query.split('#').next().unwrap_or("");
-    let ws_scheme = if secure { "wss" } else { "ws" };
-    let http_scheme = if secure { "https" } else { "http" };
-    let path = path.trim_end_matches('/');
-    Ok(match (protocol, transport) {
-        (Protocol::Raw(_), _) => format!("{ws_scheme}://{path}{query}"),
-        (Protocol::Holdfast, TransportKind::WebSocket) => {
-            format!("{ws_scheme}://{path}/ws{query}")
-        }
-        (Protocol::Holdfast, TransportKind::Sse) => format!("{http_scheme}://{path}/sse{query}"),
-        (Protocol::Holdfast, TransportKind::LongPolling | TransportKind::Polling) => {
-            format!("{http_scheme}://{path}/poll{query}")
-        }
-    })
+    Ok((secure, path.trim_end_matches('/'), query))
+}
+
+/// A `Retry-After` header value in ms: whole seconds only (an HTTP date is ignored, as is
+/// anything unparsable); the core clamps it to `maxRetryAfterMs`.
+pub fn retry_after_ms(value: &str) -> Option<u64> {
+    value
+        .trim()
+        .parse::<u64>()
+        .ok()
+        .map(|s| s.saturating_mul(1000))
 }
 
 #[cfg(test)]
@@ -80,6 +117,31 @@ mod tests {
             transport_url("http://h/echo", WebSocket, &Protocol::Raw(None)).as_deref(),
             Ok("ws://h/echo")
         );
+    }
+
+    #[test]
+    fn http_routes_put_their_params_before_the_base_query() {
+        assert_eq!(
+            http_url("ws://h:1/hf/?t=a#x", "send", &[("session", "s1")]).as_deref(),
+            Ok("http://h:1/hf/send?session=s1&t=a")
+        );
+        assert_eq!(
+            http_url("https://h/hf", "poll", &[("session", "s"), ("cursor", "7")]).as_deref(),
+            Ok("https://h/hf/poll?session=s&cursor=7")
+        );
+        assert_eq!(
+            http_url("http://h/hf?t=1", "poll/open", &[]).as_deref(),
+            Ok("http://h/hf/poll/open?t=1")
+        );
+        assert!(http_url("ftp://h", "sse", &[]).is_err());
+    }
+
+    #[test]
+    fn retry_after_is_seconds_or_nothing() {
+        assert_eq!(retry_after_ms(" 3 "), Some(3000));
+        assert_eq!(retry_after_ms("Wed, 21 Oct 2015 07:28:00 GMT"), None);
+        assert_eq!(retry_after_ms("-1"), None);
+        assert_eq!(retry_after_ms("99999999999999999999"), None);
     }
 
     #[test]

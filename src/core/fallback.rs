@@ -1,5 +1,7 @@
 //! The fallback ladder: where the next attempt goes after a failure (PROTOCOL.md §9,
-//! ARCHITECTURE.md "Fallback").
+//! ARCHITECTURE.md "Fallback"), and the stored form of the transport remembered for the tab.
+
+use crate::config::TransportKind;
 
 /// Where the next attempt goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,6 +40,21 @@ pub(crate) fn after_failure(
     }
 }
 
+/// The stored form of a remembered transport: `name@expires_at_ms` (ms since the epoch).
+pub fn remembered_value(kind: TransportKind, now_ms: f64, ttl_ms: u64) -> String {
+    let expires = now_ms.max(0.0) as u64 + ttl_ms;
+    format!("{}@{expires}", kind.name())
+}
+
+/// The transport in a stored value, if it parses and has not expired at `now_ms`. Anything
+/// else (another version's format, a hand-edited value) is ignored.
+pub fn parse_remembered(value: &str, now_ms: f64) -> Option<TransportKind> {
+    let (name, expires) = value.split_once('@')?;
+    let expires: u64 = expires.parse().ok()?;
+    let kind = TransportKind::parse(name)?;
+    ((now_ms.max(0.0) as u64) < expires).then_some(kind)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -58,5 +75,19 @@ mod tests {
         // The last rung has nowhere to go: it keeps retrying itself.
         assert_eq!(after_failure(4, 3, true, 9, 3), Next::Retry(3));
         assert_eq!(after_failure(1, 0, true, 9, 3), Next::Retry(0));
+    }
+
+    #[test]
+    fn a_remembered_transport_expires_and_garbage_is_ignored() {
+        let v = remembered_value(TransportKind::LongPolling, 1_000.0, 500);
+        assert_eq!(v, "long-polling@1500");
+        assert_eq!(
+            parse_remembered(&v, 1_499.0),
+            Some(TransportKind::LongPolling)
+        );
+        assert_eq!(parse_remembered(&v, 1_500.0), None);
+        for bad in ["", "sse", "sse@", "sse@x", "carrier-pigeon@9999", "@5"] {
+            assert_eq!(parse_remembered(bad, 0.0), None, "{bad}");
+        }
     }
 }

@@ -30,7 +30,7 @@ mod action;
 mod backoff;
 pub mod close;
 mod event;
-mod fallback;
+pub mod fallback;
 mod heartbeat;
 mod input;
 mod link;

@@ -19,6 +19,10 @@ const KNOWN_OPTIONS: &[&str] = &[
     "heartbeatTimeoutMs",
     "freezeProbeMs",
     "connectTimeoutMs",
+    "connectTimeouts",
+    "fallbackAfterFailures",
+    "pollIntervalMs",
+    "rememberTransportMs",
     "reconnectDelayMs",
     "reconnectMaxDelayMs",
     "reconnectFactor",
@@ -105,11 +109,6 @@ pub(crate) fn parse_options(options: &JsValue) -> Result<Config, JsValue> {
                     "invalid option `transports`: unknown transport `{name}`"
                 ))
             })?;
-            if t != TransportKind::WebSocket {
-                return Err(type_error(format!(
-                    "invalid option `transports`: `{name}` is not available yet (only `websocket`)"
-                )));
-            }
             transports.push(t);
         }
         c.transports = transports;
@@ -132,6 +131,10 @@ pub(crate) fn parse_options(options: &JsValue) -> Result<Config, JsValue> {
                 }
             };
             c.protocol = Protocol::Raw(hb);
+            // Raw servers speak plain WebSocket only: without an explicit chain, that is it.
+            if get(options, "transports").is_none() {
+                c.transports = vec![TransportKind::WebSocket];
+            }
         }
         Some(other) => {
             return Err(type_error(format!(
@@ -154,6 +157,31 @@ pub(crate) fn parse_options(options: &JsValue) -> Result<Config, JsValue> {
     ms("heartbeatTimeoutMs", &mut c.heartbeat_timeout_ms)?;
     ms("freezeProbeMs", &mut c.freeze_probe_ms)?;
     ms("connectTimeoutMs", &mut c.connect_timeout_ms)?;
+    ms("pollIntervalMs", &mut c.poll_interval_ms)?;
+    ms("rememberTransportMs", &mut c.remember_transport_ms)?;
+    if let Some(n) = integer(options, "fallbackAfterFailures")? {
+        c.fallback_after_failures = u32::try_from(n).unwrap_or(u32::MAX);
+    }
+    if let Some(per) = get(options, "connectTimeouts") {
+        if !per.is_object() {
+            return Err(type_error(
+                "invalid option `connectTimeouts`: must be an object",
+            ));
+        }
+        for key in Object::keys(per.unchecked_ref::<Object>()).iter() {
+            let name = key.as_string().unwrap_or_default();
+            let kind = TransportKind::parse(&name).ok_or_else(|| {
+                type_error(format!(
+                    "invalid option `connectTimeouts`: unknown transport `{name}`"
+                ))
+            })?;
+            let v = integer(&per, &name)
+                .map_err(|_| type_error(format!("invalid option `connectTimeouts.{name}`")))?;
+            if let Some(slot) = c.connect_timeouts.get_mut(kind.index()) {
+                *slot = v;
+            }
+        }
+    }
     ms("reconnectDelayMs", &mut c.reconnect_delay_ms)?;
     ms("reconnectMaxDelayMs", &mut c.reconnect_max_delay_ms)?;
     ms("minUptimeMs", &mut c.min_uptime_ms)?;
@@ -398,7 +426,7 @@ impl HoldfastCore {
 }
 
 /// Live JS resources held by every holdfast client on this thread: `{sockets, listeners, timers,
-/// clients}`. For leak tests and debugging.
+/// clients, requests}`. For leak tests and debugging.
 #[wasm_bindgen(js_name = debugCounts)]
 pub fn debug_counts() -> Object {
     let c = live_counts();
@@ -407,5 +435,6 @@ pub fn debug_counts() -> Object {
     set(&o, "listeners", c.listeners as f64);
     set(&o, "timers", c.timers as f64);
     set(&o, "clients", c.clients as f64);
+    set(&o, "requests", c.requests as f64);
     o
 }

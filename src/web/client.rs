@@ -2,6 +2,7 @@
 
 use super::driver::{self, dispatch, Shared, Work};
 use super::lifecycle::Lifecycle;
+use super::remember::Remembered;
 use crate::config::{Config, ConfigError, TransportKind};
 use crate::core::close::check_app_close;
 use crate::core::{ClientError, Event, Input, Machine, Payload, SendOutcome, StateKind, Stats};
@@ -41,8 +42,16 @@ impl Client {
         // 53 random bits: every client jitters differently, so a server restart does not bring
         // all clients back at the same instant.
         let seed = (js_sys::Math::random() * (1u64 << 53) as f64) as u64;
-        let machine = Machine::new(config, seed)?;
-        let shared = Shared::new(machine, url, Box::new(on_event));
+        let base = match &url {
+            UrlSource::Fixed(base) => Some(base.as_str()),
+            UrlSource::Function(_) => None,
+        };
+        let remembered = Remembered::new(base, config.remember_transport_ms);
+        let mut machine = Machine::new(config, seed)?;
+        if let Some(kind) = remembered.load() {
+            machine = machine.with_start(kind);
+        }
+        let shared = Shared::new(machine, url, remembered, Box::new(on_event));
         for input in Lifecycle::initial_inputs() {
             dispatch(&shared, Some(Work::Input(input)));
         }

@@ -7,12 +7,13 @@ thread_local! {
     static LISTENERS: Cell<i64> = const { Cell::new(0) };
     static TIMERS: Cell<i64> = const { Cell::new(0) };
     static CLIENTS: Cell<i64> = const { Cell::new(0) };
+    static REQUESTS: Cell<i64> = const { Cell::new(0) };
 }
 
 /// How many JS resources holdfast currently holds, across all clients on this thread.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct LiveCounts {
-    /// Open or opening transport objects (WebSocket).
+    /// Open or opening transport objects (WebSocket, EventSource).
     pub sockets: i64,
     /// Attached event listeners (socket handlers count one per handler).
     pub listeners: i64,
@@ -20,6 +21,8 @@ pub struct LiveCounts {
     pub timers: i64,
     /// Client drivers alive.
     pub clients: i64,
+    /// `fetch` requests in flight (HTTP transports).
+    pub requests: i64,
 }
 
 /// Current counts. Call from tests and `debugCounts()`.
@@ -29,6 +32,7 @@ pub fn live_counts() -> LiveCounts {
         listeners: LISTENERS.with(Cell::get),
         timers: TIMERS.with(Cell::get),
         clients: CLIENTS.with(Cell::get),
+        requests: REQUESTS.with(Cell::get),
     }
 }
 
@@ -38,6 +42,7 @@ pub(crate) enum Kind {
     Listener,
     Timer,
     Client,
+    Request,
 }
 
 /// Adds `delta` to the counter for `kind`.
@@ -47,6 +52,7 @@ pub(crate) fn bump(kind: Kind, delta: i64) {
         Kind::Listener => &LISTENERS,
         Kind::Timer => &TIMERS,
         Kind::Client => &CLIENTS,
+        Kind::Request => &REQUESTS,
     };
     cell.with(|c| c.set(c.get() + delta));
 }

@@ -10,8 +10,11 @@
 use super::clock;
 use super::counts::{bump, Kind};
 use super::lifecycle::Lifecycle;
+use super::remember::Remembered;
 use super::timer::Timeout;
+use super::transport::http::HttpTransport;
 use super::transport::websocket::{js_message, send as ws_send, WsTransport};
+use super::transport::Transport;
 use super::UrlSource;
 use crate::config::TransportKind;
 use crate::core::{Action, ConnId, Event, Input, Instant, Machine, Payload, TransportError};
@@ -29,6 +32,7 @@ pub(crate) enum Work {
     UrlResolved {
         conn: ConnId,
         url: String,
+        hello: Option<Vec<u8>>,
     },
 }
 
@@ -40,10 +44,12 @@ pub(crate) struct Shared {
     pub(crate) machine: RefCell<Machine>,
     inbox: RefCell<VecDeque<Work>>,
     pumping: Cell<bool>,
-    transport: RefCell<Option<(ConnId, WsTransport)>>,
+    transport: RefCell<Option<(ConnId, Transport)>>,
     timer: RefCell<Option<(Instant, Timeout)>>,
     lifecycle: RefCell<Option<Lifecycle>>,
     url: UrlSource,
+    /// Where the transport that opened is remembered for the tab.
+    remembered: Remembered,
     /// `None` only while the callback runs (see the pump).
     on_event: RefCell<Option<EventCallback>>,
     this: Weak<Shared>,
@@ -54,6 +60,7 @@ impl Shared {
     pub(crate) fn new(
         machine: Machine,
         url: UrlSource,
+        remembered: Remembered,
         on_event: Box<dyn FnMut(Event)>,
     ) -> Rc<Shared> {
         bump(Kind::Client, 1);
@@ -65,6 +72,7 @@ impl Shared {
             timer: RefCell::new(None),
             lifecycle: RefCell::new(None),
             url,
+            remembered,
             on_event: RefCell::new(Some(on_event)),
             this: this.clone(),
         });
@@ -110,8 +118,8 @@ pub(crate) fn dispatch(shared: &Rc<Shared>, work: Option<Work>) {
                 Some(Work::Input(input)) => m.handle_input(now, input),
                 Some(Work::Timeout) => m.handle_timeout(now),
                 // A promise that resolves for an attempt already abandoned is ignored.
-                Some(Work::UrlResolved { conn, url }) if m.state().conn() == Some(conn) => {
-                    resolved = Some((conn, m.transport(), url));
+                Some(Work::UrlResolved { conn, url, hello }) if m.state().conn() == Some(conn) => {
+                    resolved = Some((conn, m.transport(), url, hello));
                 }
                 Some(Work::UrlResolved { .. }) | None => {}
             }
@@ -119,14 +127,17 @@ pub(crate) fn dispatch(shared: &Rc<Shared>, work: Option<Work>) {
             let events: Vec<Event> = std::iter::from_fn(|| m.poll_event()).collect();
             (actions, events)
         }; // machine borrow released before any JS or user code runs
-        if let Some((conn, Some(kind), url)) = resolved {
-            open_transport(shared, conn, kind, &url);
+        if let Some((conn, Some(kind), url, hello)) = resolved {
+            open_transport(shared, conn, kind, hello, &url);
         }
         let idle = !had_work && actions.is_empty() && events.is_empty();
         for action in actions {
             perform(shared, action);
         }
         for event in events {
+            if let Event::Open { transport } = &event {
+                shared.remembered.store(*transport);
+            }
             // The callback is taken out for the call so no borrow is held while user code runs.
             let taken = shared.on_event.borrow_mut().take();
             if let Some(mut cb) = taken {
@@ -146,27 +157,65 @@ fn enqueue(shared: &Shared, input: Input) {
     shared.inbox.borrow_mut().push_back(Work::Input(input));
 }
 
+/// A cheap handle on the live transport for `conn`, taken out of the slot so the JS call that
+/// follows runs without the borrow.
+enum Handle {
+    Ws(web_sys::WebSocket),
+    Http(Rc<HttpTransport>),
+}
+
+fn handle(shared: &Shared, conn: ConnId) -> Option<Handle> {
+    match &*shared.transport.borrow() {
+        Some((c, Transport::Ws(t))) if *c == conn => Some(Handle::Ws(t.socket())),
+        Some((c, Transport::Http(t))) if *c == conn => Some(Handle::Http(Rc::clone(t))),
+        _ => None,
+    }
+}
+
+/// The session id the HTTP routes need (known from WELCOME on, which is before any POST or poll).
+fn session_id(shared: &Shared) -> String {
+    shared
+        .machine
+        .borrow()
+        .session_id()
+        .unwrap_or_default()
+        .to_owned()
+}
+
 fn perform(shared: &Rc<Shared>, action: Action) {
     match action {
-        Action::Connect { conn, transport } => match &shared.url {
-            UrlSource::Fixed(base) => open_transport(shared, conn, transport, base),
-            UrlSource::Function(f) => resolve_url(shared, conn, transport, f),
+        Action::Connect {
+            conn,
+            transport,
+            hello,
+        } => match &shared.url {
+            UrlSource::Fixed(base) => open_transport(shared, conn, transport, hello, base),
+            UrlSource::Function(f) => resolve_url(shared, conn, transport, hello, f),
         },
-        Action::Send { conn, payload } => {
-            // A handle to the socket, so the `ws.send` JS call runs without the borrow.
-            let socket = match &*shared.transport.borrow() {
-                Some((c, t)) if *c == conn => Some(t.socket()),
-                _ => None,
-            };
-            let result = socket.map_or(Ok(()), |ws| ws_send(&ws, &payload));
-            if let Err(msg) = result {
-                enqueue(
-                    shared,
-                    Input::Failed {
-                        conn,
-                        error: TransportError::Network(msg),
-                    },
-                );
+        Action::Send { conn, payload } => match handle(shared, conn) {
+            Some(Handle::Ws(ws)) => {
+                if let Err(msg) = ws_send(&ws, &payload) {
+                    enqueue(
+                        shared,
+                        Input::Failed {
+                            conn,
+                            error: TransportError::Network(msg),
+                        },
+                    );
+                }
+            }
+            Some(Handle::Http(http)) => {
+                let body = match payload {
+                    Payload::Binary(b) => b,
+                    Payload::Text(t) => t.into_bytes(),
+                };
+                http.post(&session_id(shared), body);
+            }
+            None => {}
+        },
+        Action::Poll { conn, cursor } => {
+            if let Some(Handle::Http(http)) = handle(shared, conn) {
+                http.poll(&session_id(shared), cursor);
             }
         }
         Action::Disconnect { conn, code, reason } => {
@@ -177,9 +226,13 @@ fn perform(shared: &Rc<Shared>, action: Action) {
                     _ => None,
                 }
             };
-            if let Some((_, mut t)) = taken {
-                t.set_close(code, reason);
-                drop(t); // detaches the handlers, then closes
+            match taken {
+                Some((_, Transport::Ws(mut t))) => {
+                    t.set_close(code, reason);
+                    drop(t); // detaches the handlers, then closes
+                }
+                Some((_, Transport::Http(t))) => drop(t), // closes the stream, aborts the polls
+                None => {}
             }
         }
     }
@@ -187,7 +240,13 @@ fn perform(shared: &Rc<Shared>, action: Action) {
 
 /// Calls the app's URL function (before every attempt: token refresh). A string is used at once;
 /// a promise is awaited and its result fed back as work, checked against the then-current attempt.
-fn resolve_url(shared: &Rc<Shared>, conn: ConnId, transport: TransportKind, f: &js_sys::Function) {
+fn resolve_url(
+    shared: &Rc<Shared>,
+    conn: ConnId,
+    transport: TransportKind,
+    hello: Option<Vec<u8>>,
+    f: &js_sys::Function,
+) {
     let fail = move |msg: String| Input::Failed {
         conn,
         error: TransportError::Url(msg),
@@ -202,7 +261,7 @@ fn resolve_url(shared: &Rc<Shared>, conn: ConnId, transport: TransportKind, f: &
         }
     };
     if let Some(url) = value.as_string() {
-        return open_transport(shared, conn, transport, &url);
+        return open_transport(shared, conn, transport, hello, &url);
     }
     let Ok(promise) = value.dyn_into::<js_sys::Promise>() else {
         return enqueue(
@@ -215,7 +274,7 @@ fn resolve_url(shared: &Rc<Shared>, conn: ConnId, transport: TransportKind, f: &
         let result = wasm_bindgen_futures::JsFuture::from(promise).await;
         let Some(shared) = weak.upgrade() else { return };
         let work = match result.map(|v| v.as_string()) {
-            Ok(Some(url)) => Work::UrlResolved { conn, url },
+            Ok(Some(url)) => Work::UrlResolved { conn, url, hello },
             Ok(None) => Work::Input(fail("url promise resolved to a non-string".into())),
             Err(e) => Work::Input(fail(format!("url promise rejected: {}", js_message(&e)))),
         };
@@ -223,25 +282,41 @@ fn resolve_url(shared: &Rc<Shared>, conn: ConnId, transport: TransportKind, f: &
     });
 }
 
-fn open_transport(shared: &Rc<Shared>, conn: ConnId, transport: TransportKind, base: &str) {
-    let protocol = shared.machine.borrow().config().protocol.clone();
-    let url = match transport_url(base, transport, &protocol) {
-        Ok(url) => url,
-        Err(msg) => {
-            return enqueue(
-                shared,
-                Input::Failed {
-                    conn,
-                    error: TransportError::Url(msg),
-                },
-            )
-        }
+fn open_transport(
+    shared: &Rc<Shared>,
+    conn: ConnId,
+    transport: TransportKind,
+    hello: Option<Vec<u8>>,
+    base: &str,
+) {
+    let (protocol, post_timeout_ms) = {
+        let m = shared.machine.borrow();
+        (m.config().protocol.clone(), m.config().heartbeat_timeout_ms)
     };
-    let opened = match transport {
-        TransportKind::WebSocket => WsTransport::open(&url, conn, shared.sink()),
-        TransportKind::Sse | TransportKind::LongPolling | TransportKind::Polling => Err(format!(
-            "transport `{transport}` is not available in this build"
-        )),
+    let opened = match (transport, hello) {
+        (TransportKind::WebSocket, _) => match transport_url(base, transport, &protocol) {
+            Ok(url) => WsTransport::open(&url, conn, shared.sink()).map(Transport::Ws),
+            Err(msg) => {
+                return enqueue(
+                    shared,
+                    Input::Failed {
+                        conn,
+                        error: TransportError::Url(msg),
+                    },
+                )
+            }
+        },
+        (_, Some(hello)) => HttpTransport::open(
+            base,
+            transport,
+            conn,
+            &hello,
+            post_timeout_ms,
+            shared.sink(),
+        )
+        .map(|t| Transport::Http(Rc::new(t))),
+        // The core always gives HELLO to a transport that carries it in its opening request.
+        (_, None) => Err(format!("transport `{transport}` needs a handshake")),
     };
     match opened {
         Ok(t) => {

@@ -10,6 +10,7 @@ mod counts;
 mod driver;
 mod lifecycle;
 mod listener;
+mod remember;
 mod timer;
 mod transport;
 
