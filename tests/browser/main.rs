@@ -12,5 +12,6 @@ mod faults;
 mod leaks;
 mod raw_mode;
 mod sessions;
+mod transports;
 
 wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);

@@ -3,7 +3,7 @@
 //! restart that loses the session (one `gap`).
 
 use crate::util::*;
-use holdfast::config::Config;
+use holdfast::config::{Config, TransportKind};
 use holdfast::core::{Event, Payload, SendOutcome};
 use holdfast::web::UrlSource;
 use std::cell::Cell;
@@ -12,7 +12,7 @@ use wasm_bindgen_test::wasm_bindgen_test;
 
 const N: usize = 2_000;
 
-fn numbered(rec: &Recorder, prefix: &str) -> Vec<usize> {
+pub fn numbered(rec: &Recorder, prefix: &str) -> Vec<usize> {
     rec.messages()
         .iter()
         .filter_map(|p| match p {
@@ -37,7 +37,7 @@ fn gaps(rec: &Recorder) -> Vec<(usize, usize, u64)> {
         .collect()
 }
 
-fn user_agent() -> String {
+pub fn user_agent() -> String {
     web_sys::window()
         .and_then(|w| w.navigator().user_agent().ok())
         .unwrap_or_default()
@@ -45,7 +45,7 @@ fn user_agent() -> String {
 
 /// The demo app's count of `n:` messages this session delivered to it: (received, duplicates,
 /// out of order).
-async fn server_tally(c: &holdfast::web::Client, rec: &Recorder) -> (usize, usize, usize) {
+pub async fn server_tally(c: &holdfast::web::Client, rec: &Recorder) -> (usize, usize, usize) {
     let from = rec.len();
     assert_eq!(c.send(text("tally?")), SendOutcome::Sent);
     assert!(
@@ -78,14 +78,22 @@ async fn server_tally(c: &holdfast::web::Client, rec: &Recorder) -> (usize, usiz
 
 #[wasm_bindgen_test]
 async fn numbered_streams_survive_connections_dropped_every_200_to_700_ms() {
+    churn(TransportKind::WebSocket).await;
+}
+
+/// 2000 numbered messages each way over `kind` alone while the server drops every connection
+/// every 200–700 ms: every one arrives once and in order on both sides, and no gap is reported.
+pub async fn churn(kind: TransportKind) {
     fault("recover").await;
     let config = Config {
+        transports: vec![kind],
         queue_max_messages: 2 * N,
         queue_max_bytes: 1 << 22,
         ..test_config()
     };
     let (c, rec) = client_with(UrlSource::Fixed(base()), config);
-    assert!(rec.wait(5_000.0, |r| r.opens() == 1).await);
+    assert!(rec.wait(5_000.0, |r| r.opens() == 1).await, "{}", rec.dump());
+    let started = now();
 
     // The churn: drop every connection at random intervals until told to stop.
     let stop = Rc::new(Cell::new(false));
@@ -119,6 +127,7 @@ async fn numbered_streams_survive_connections_dropped_every_200_to_700_ms() {
     }
     assert_eq!(rejected, 0);
     let all = rec.wait(60_000.0, |r| numbered(r, "n:").len() >= N).await;
+    let finished = now();
     stop.set(true);
     sleep(800).await; // let the last drop land, then the client resume
     assert!(rec.wait(10_000.0, |r| r.opens() > 1).await);
@@ -137,12 +146,14 @@ async fn numbered_streams_survive_connections_dropped_every_200_to_700_ms() {
     let (srv_received, srv_dups, srv_out_of_order) = server_tally(&c, &rec).await;
     web_sys::console::log_1(
         &format!(
-            "CHURN {}: drops={} reconnects={} client→server sent={N} received={srv_received} \
+            "CHURN {kind} {}: drops={} reconnects={} client→server sent={N} received={srv_received} \
              dup={srv_dups} out-of-order={srv_out_of_order}; server→client sent={srv_received} \
-             delivered={delivered} dup={duplicated} lost={lost} in-order={in_order}",
+             delivered={delivered} dup={duplicated} lost={lost} in-order={in_order} \
+             echoes/s={:.0}",
             user_agent(),
             drops.get(),
             rec.opens() - 1,
+            N as f64 / ((finished - started) / 1000.0),
         )
         .into(),
     );

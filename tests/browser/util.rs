@@ -39,6 +39,10 @@ pub fn test_config() -> Config {
         reconnect_delay_ms: 100,
         reconnect_max_delay_ms: 1_000,
         min_uptime_ms: 1_000,
+        // WebSocket unless a test names its chain; nothing remembered between tests (they share
+        // one tab, hence one sessionStorage).
+        transports: vec![holdfast::config::TransportKind::WebSocket],
+        remember_transport_ms: 0,
         ..Config::default()
     }
 }
@@ -66,12 +70,17 @@ pub async fn fault(path: &str) {
 
 /// WELCOMEs the server has sent since it started (one per successful handshake).
 pub async fn server_handshakes() -> u64 {
+    server_stat("handshakes").await
+}
+
+/// One counter of `GET /_fault/stats`.
+pub async fn server_stat(key: &str) -> u64 {
     let text = fetch_json(&format!("{SERVER}/_fault/stats"), "GET").await;
     let v = js_sys::JSON::parse(&text.as_string().unwrap()).unwrap();
-    Reflect::get(&v, &"handshakes".into())
+    Reflect::get(&v, &key.into())
         .unwrap()
         .as_f64()
-        .unwrap() as u64
+        .unwrap_or_else(|| panic!("no stat `{key}` in {text:?}")) as u64
 }
 
 /// Every event a client emitted, with the `performance.now()` it arrived at.
