@@ -310,3 +310,73 @@ async fn a_forced_switch_mid_stream_continues_on_sse_with_nothing_lost() {
     c.close(1000, "done").unwrap();
     fault("recover").await;
 }
+
+/// The chain through the fault proxy with `mode` on: where it opens and how long it took.
+async fn proxied_case(name: &str, mode: &str, expect: TransportKind) {
+    fault("recover").await;
+    proxy(mode).await;
+    let t0 = now();
+    let (c, rec) = client_with(UrlSource::Fixed(proxied_base()), chain(&TransportKind::ALL));
+    let queued = c.send(text("queued:0"));
+    assert_eq!(queued, SendOutcome::Queued);
+    assert!(rec.wait(15_000.0, |r| r.opens() == 1).await, "{name}: {}", rec.dump());
+    assert_eq!(opened_on(&rec), [expect], "{name}: {}", rec.dump());
+    assert_eq!(moves(&rec).first(), Some(&(WebSocket, Sse)), "{name}");
+    let ms = first_echo(&c, &rec, t0, "probe", 5_000.0).await;
+    report(&format!("chain {name} → {expect}: construction to first echo"), ms);
+    // The message queued before the WebSocket attempt went out once, on the transport that
+    // was trusted.
+    let queued = Payload::Text("queued:0".into());
+    assert_eq!(rec.messages().iter().filter(|p| **p == queued).count(), 1);
+    c.close(1000, "done").unwrap();
+    proxy("pass").await;
+}
+
+#[wasm_bindgen_test]
+async fn a_hanging_websocket_upgrade_is_abandoned_at_its_deadline() {
+    proxied_case("websocket upgrade hangs", "hang-upgrade", Sse).await;
+}
+
+#[wasm_bindgen_test]
+async fn an_upgrade_that_then_drops_every_frame_is_never_trusted() {
+    proxied_case("upgrade accepted, frames dropped", "drop-after-upgrade", Sse).await;
+}
+
+#[wasm_bindgen_test]
+async fn a_proxy_that_refuses_the_upgrade_is_left_at_once() {
+    proxied_case("proxy refuses the upgrade", "refuse-upgrade", Sse).await;
+}
+
+/// A black hole in the network path (no FIN, no RST) on each HTTP transport: declared dead
+/// within the window, then the session resumes once the path heals.
+async fn black_hole(kind: TransportKind) {
+    fault("recover").await;
+    proxy("pass").await;
+    let (c, rec) = client_with(UrlSource::Fixed(proxied_base()), chain(&[kind]));
+    assert!(rec.wait(5_000.0, |r| r.opens() == 1).await, "{}", rec.dump());
+    let from = rec.len();
+    proxy("blackhole").await;
+    let at = now();
+    assert!(
+        rec.wait(6_000.0, |r| r.0.borrow().iter().skip(from).any(|(_, e)| is_dead_link(e)))
+            .await,
+        "{kind}: black hole not detected: {}",
+        rec.dump()
+    );
+    let detected = rec.time_of(from, is_dead_link).unwrap() - at;
+    report(&format!("{kind}: black hole declared dead after"), detected);
+    proxy("pass").await;
+    assert!(rec.wait(8_000.0, |r| r.opens() == 2).await, "{}", rec.dump());
+    first_echo(&c, &rec, at, "healed", 3_000.0).await;
+    c.close(1000, "done").unwrap();
+}
+
+#[wasm_bindgen_test]
+async fn sse_black_hole_is_detected() {
+    black_hole(Sse).await;
+}
+
+#[wasm_bindgen_test]
+async fn long_polling_black_hole_is_detected() {
+    black_hole(LongPolling).await;
+}

@@ -173,3 +173,28 @@ pub fn text(s: &str) -> Payload {
 pub fn report(what: &str, ms: f64) {
     web_sys::console::log_1(&format!("MEASURED {what}: {ms:.0} ms").into());
 }
+
+/// The loopback fault proxy in front of the test server (started by `scripts/with-server.sh`).
+pub const PROXY: &str = match option_env!("HOLDFAST_TEST_PROXY") {
+    Some(s) => s,
+    None => "http://127.0.0.1:9478",
+};
+const PROXY_CONTROL: &str = match option_env!("HOLDFAST_TEST_PROXY_CONTROL") {
+    Some(s) => s,
+    None => "http://127.0.0.1:9479",
+};
+
+/// The protocol base URL through the fault proxy.
+pub fn proxied_base() -> String {
+    format!("{PROXY}/holdfast")
+}
+
+/// Sets the proxy's mode (`pass`, `blackhole`, `refuse-upgrade`, `hang-upgrade`,
+/// `drop-after-upgrade`, …) or gives an order (`reset`, `kill`).
+pub async fn proxy(command: &str) {
+    let path = match command {
+        "reset" | "kill" | "stats" => command.to_owned(),
+        mode => format!("mode/{mode}"),
+    };
+    fetch_json(&format!("{PROXY_CONTROL}/{path}"), "GET").await;
+}

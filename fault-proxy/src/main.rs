@@ -1,0 +1,318 @@
+//! `holdfast-fault-proxy`: a loopback TCP proxy for the browser tests, so faults come from the
+//! network path rather than from the server (reliability.md, "Test tools hide faults").
+//!
+//! ```text
+//! holdfast-fault-proxy --upstream 127.0.0.1:PORT [--port 0] [--control-port 0]
+//! ```
+//!
+//! It prints `proxy on http://ADDR` and `control on http://ADDR`, then forwards every TCP
+//! connection on the first address to the upstream. The second address answers plain HTTP
+//! (`Access-Control-Allow-Origin: *`, so test pages can call it):
+//!
+//! | control route | effect |
+//! |---|---|
+//! | `/mode/pass` | forward everything (the default) |
+//! | `/mode/blackhole` | every connection, open or new, stops forwarding both ways; nothing is closed |
+//! | `/mode/blackhole-down` | server → client bytes are discarded |
+//! | `/mode/blackhole-up` | client → server bytes are discarded |
+//! | `/mode/refuse-upgrade` | a new connection whose first request asks for a WebSocket upgrade gets `403` |
+//! | `/mode/hang-upgrade` | such a request is never answered (held until the mode changes) |
+//! | `/mode/drop-after-upgrade` | the upgrade goes through, then every byte after the `101` is discarded both ways |
+//! | `/reset` | every open connection is reset (RST) |
+//! | `/kill` | every open connection is closed (FIN) |
+//! | `/stats` | `{"connections":N,"accepted":N}` |
+//!
+//! Test tooling: it trusts its input only as far as it must (a request head is read up to 64 KiB
+//! to look for `Upgrade:`); it never panics on what the peers send.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+
+/// What the proxy does to traffic right now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Pass,
+    Blackhole,
+    BlackholeDown,
+    BlackholeUp,
+    RefuseUpgrade,
+    HangUpgrade,
+    DropAfterUpgrade,
+}
+
+impl Mode {
+    fn parse(name: &str) -> Option<Mode> {
+        Some(match name {
+            "pass" => Mode::Pass,
+            "blackhole" => Mode::Blackhole,
+            "blackhole-down" => Mode::BlackholeDown,
+            "blackhole-up" => Mode::BlackholeUp,
+            "refuse-upgrade" => Mode::RefuseUpgrade,
+            "hang-upgrade" => Mode::HangUpgrade,
+            "drop-after-upgrade" => Mode::DropAfterUpgrade,
+            _ => return None,
+        })
+    }
+
+    /// Whether bytes in this direction are discarded for a connection (`upgraded`: it is a
+    /// WebSocket that went through under `drop-after-upgrade`).
+    fn discards(self, down: bool, upgraded_and_dropping: bool) -> bool {
+        upgraded_and_dropping
+            || match self {
+                Mode::Blackhole => true,
+                Mode::BlackholeDown => down,
+                Mode::BlackholeUp => !down,
+                Mode::Pass | Mode::RefuseUpgrade | Mode::HangUpgrade | Mode::DropAfterUpgrade => {
+                    false
+                }
+            }
+    }
+}
+
+/// An order for every open connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Order {
+    None,
+    Reset(u64),
+    Kill(u64),
+}
+
+struct State {
+    upstream: SocketAddr,
+    mode: watch::Sender<Mode>,
+    order: watch::Sender<Order>,
+    connections: AtomicUsize,
+    accepted: AtomicU64,
+    orders: AtomicU64,
+}
+
+const MAX_HEAD: usize = 64 * 1024;
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() {
+    if let Err(e) = run().await {
+        eprintln!("holdfast-fault-proxy: {e}");
+        std::process::exit(2);
+    }
+}
+
+async fn run() -> Result<(), String> {
+    let mut upstream = None;
+    let mut port = 0u16;
+    let mut control_port = 0u16;
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        let mut value = || args.next().ok_or(format!("{arg} needs a value"));
+        match arg.as_str() {
+            "--upstream" => {
+                let v = value()?;
+                upstream = Some(v.parse::<SocketAddr>().map_err(|e| format!("{v}: {e}"))?);
+            }
+            "--port" => port = value()?.parse().map_err(|e| format!("--port: {e}"))?,
+            "--control-port" => {
+                control_port = value()?
+                    .parse()
+                    .map_err(|e| format!("--control-port: {e}"))?
+            }
+            other => return Err(format!("unknown argument {other}")),
+        }
+    }
+    let upstream = upstream.ok_or("--upstream HOST:PORT is required")?;
+    let data = TcpListener::bind(("127.0.0.1", port))
+        .await
+        .map_err(|e| e.to_string())?;
+    let control = TcpListener::bind(("127.0.0.1", control_port))
+        .await
+        .map_err(|e| e.to_string())?;
+    let state = Arc::new(State {
+        upstream,
+        mode: watch::channel(Mode::Pass).0,
+        order: watch::channel(Order::None).0,
+        connections: AtomicUsize::new(0),
+        accepted: AtomicU64::new(0),
+        orders: AtomicU64::new(0),
+    });
+    let addr = |l: &TcpListener| l.local_addr().map_err(|e| e.to_string());
+    println!("proxy on http://{}", addr(&data)?);
+    println!("control on http://{}", addr(&control)?);
+    let s = Arc::clone(&state);
+    tokio::spawn(async move {
+        while let Ok((socket, _)) = control.accept().await {
+            tokio::spawn(control_request(socket, Arc::clone(&s)));
+        }
+    });
+    while let Ok((socket, _)) = data.accept().await {
+        state.accepted.fetch_add(1, Ordering::Relaxed);
+        tokio::spawn(proxy(socket, Arc::clone(&state)));
+    }
+    Ok(())
+}
+
+/// One control request: the path is the command; the answer closes the connection.
+async fn control_request(mut socket: TcpStream, state: Arc<State>) {
+    let mut buf = vec![0u8; 4096];
+    let n = match tokio::time::timeout(Duration::from_secs(5), socket.read(&mut buf)).await {
+        Ok(Ok(n)) => n,
+        _ => return,
+    };
+    let head = String::from_utf8_lossy(buf.get(..n).unwrap_or_default()).into_owned();
+    let path = head.split_whitespace().nth(1).unwrap_or("/");
+    let (status, body) = match path.split('?').next().unwrap_or("") {
+        "/reset" | "/kill" => {
+            let id = state.orders.fetch_add(1, Ordering::Relaxed) + 1;
+            let order = if path.starts_with("/reset") {
+                Order::Reset(id)
+            } else {
+                Order::Kill(id)
+            };
+            state.order.send_replace(order);
+            ("200 OK", "ok".to_owned())
+        }
+        "/stats" => (
+            "200 OK",
+            format!(
+                "{{\"connections\":{},\"accepted\":{}}}",
+                state.connections.load(Ordering::Relaxed),
+                state.accepted.load(Ordering::Relaxed)
+            ),
+        ),
+        p => match p.strip_prefix("/mode/").and_then(Mode::parse) {
+            Some(mode) => {
+                state.mode.send_replace(mode);
+                ("200 OK", "ok".to_owned())
+            }
+            None => ("404 Not Found", format!("unknown control route {p}")),
+        },
+    };
+    let answer = format!(
+        "HTTP/1.1 {status}\r\nContent-Type: text/plain\r\nAccess-Control-Allow-Origin: *\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let _ = socket.write_all(answer.as_bytes()).await;
+    let _ = socket.shutdown().await;
+}
+
+/// Counts an open proxied connection.
+struct Counted(Arc<State>);
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        self.0.connections.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// Reads the first request head (up to `\r\n\r\n` or [`MAX_HEAD`]) and says whether it asks for
+/// a WebSocket upgrade.
+async fn read_head(client: &mut TcpStream) -> Option<(Vec<u8>, bool)> {
+    let mut head = Vec::new();
+    let mut chunk = [0u8; 4096];
+    while !head.windows(4).any(|w| w == b"\r\n\r\n") && head.len() < MAX_HEAD {
+        let n = client.read(&mut chunk).await.ok()?;
+        if n == 0 {
+            return None;
+        }
+        head.extend_from_slice(chunk.get(..n)?);
+    }
+    let upgrade = String::from_utf8_lossy(&head)
+        .to_ascii_lowercase()
+        .lines()
+        .any(|l| l.starts_with("upgrade:") && l.contains("websocket"));
+    Some((head, upgrade))
+}
+
+async fn proxy(mut client: TcpStream, state: Arc<State>) {
+    state.connections.fetch_add(1, Ordering::Relaxed);
+    let _counted = Counted(Arc::clone(&state));
+    let mut mode = state.mode.subscribe();
+    let mut order = state.order.subscribe();
+    order.borrow_and_update();
+    let Some((head, upgrade)) = read_head(&mut client).await else {
+        return;
+    };
+    let at_accept = *mode.borrow_and_update();
+    if upgrade && at_accept == Mode::RefuseUpgrade {
+        let _ = client
+            .write_all(
+                b"HTTP/1.1 403 Forbidden\r\nContent-Length: 27\r\nConnection: close\r\n\r\n\
+                  websocket refused by proxy\n",
+            )
+            .await;
+        return;
+    }
+    if upgrade && at_accept == Mode::HangUpgrade {
+        // Held, answering nothing, until the mode changes or an order ends it.
+        tokio::select! {
+            _ = mode.changed() => {}
+            _ = order.changed() => {}
+            _ = tokio::time::sleep(Duration::from_secs(120)) => {}
+        }
+        return;
+    }
+    let dropping = upgrade && at_accept == Mode::DropAfterUpgrade;
+    let Ok(server) = TcpStream::connect(state.upstream).await else {
+        return;
+    };
+    let _ = server.set_nodelay(true);
+    let _ = client.set_nodelay(true);
+    let (mut cr, mut cw) = client.into_split();
+    let (mut sr, mut sw) = server.into_split();
+    if sw.write_all(&head).await.is_err() {
+        return;
+    }
+    // Under drop-after-upgrade, the 101 answer still goes through: everything after it is lost.
+    let mut upgraded = !dropping;
+    let mut up = [0u8; 16 * 1024];
+    let mut down = [0u8; 16 * 1024];
+    loop {
+        let current = *mode.borrow();
+        tokio::select! {
+            r = cr.read(&mut up) => match r {
+                Ok(0) | Err(_) => return,
+                Ok(n) => {
+                    if !current.discards(false, dropping && upgraded)
+                        && sw.write_all(up.get(..n).unwrap_or_default()).await.is_err()
+                    {
+                        return;
+                    }
+                }
+            },
+            r = sr.read(&mut down) => match r {
+                Ok(0) | Err(_) => return,
+                Ok(n) => {
+                    let bytes = down.get(..n).unwrap_or_default();
+                    if !current.discards(true, dropping && upgraded)
+                        && cw.write_all(bytes).await.is_err()
+                    {
+                        return;
+                    }
+                    if !upgraded && bytes.windows(4).any(|w| w == b"\r\n\r\n") {
+                        upgraded = true; // the 101 head went through; drop from here on
+                    }
+                }
+            },
+            _ = mode.changed() => {}
+            r = order.changed() => {
+                if r.is_err() { return; }
+                match *order.borrow_and_update() {
+                    Order::Reset(_) => {
+                        if let Ok(client) = cr.reunite(cw) {
+                            // A zero linger does not block (the deprecation's concern): the
+                            // close sends RST at once, which is the fault.
+                            #[allow(deprecated)]
+                            let _ = client.set_linger(Some(Duration::ZERO));
+                        }
+                        return;
+                    }
+                    Order::Kill(_) => return,
+                    Order::None => {}
+                }
+            }
+        }
+    }
+}
