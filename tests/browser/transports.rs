@@ -6,7 +6,7 @@ use crate::sessions::{churn, numbered, server_tally, user_agent};
 use crate::util::*;
 use holdfast::config::{Config, TransportKind};
 use holdfast::core::{Event, Payload, SendOutcome};
-use holdfast::web::{Client, UrlSource};
+use holdfast::web::{live_counts, Client, UrlSource};
 use wasm_bindgen_test::wasm_bindgen_test;
 use TransportKind::*;
 
@@ -57,6 +57,7 @@ async fn first_echo(c: &Client, rec: &Recorder, t0: f64, probe: &str, timeout_ms
 /// server declared dead within the window, and the reconnect on the same transport.
 async fn alone(kind: TransportKind) {
     fault("recover").await;
+    let before = live_counts();
     let t0 = now();
     let (c, rec) = client_with(UrlSource::Fixed(base()), chain(&[kind]));
     for i in 0..5 {
@@ -94,6 +95,18 @@ async fn alone(kind: TransportKind) {
     assert_eq!(opened_on(&rec), [kind, kind], "reconnects on the same transport");
     first_echo(&c, &rec, t0, "after", 3_000.0).await;
     c.close(1000, "done").unwrap();
+    drop(c);
+    // Everything the transport owned is released: the stream, its listeners, every fetch (the
+    // last POST, carrying CLOSE, finishes on its own first).
+    let mut after = live_counts();
+    for _ in 0..300 {
+        if after == before {
+            break;
+        }
+        sleep(10).await;
+        after = live_counts();
+    }
+    assert_eq!(after, before, "{kind} left resources behind");
 }
 
 #[wasm_bindgen_test]
@@ -379,4 +392,34 @@ async fn sse_black_hole_is_detected() {
 #[wasm_bindgen_test]
 async fn long_polling_black_hole_is_detected() {
     black_hole(LongPolling).await;
+}
+
+#[wasm_bindgen_test]
+async fn the_seventh_connection_to_one_origin_ends_in_a_deadline_not_a_hang() {
+    fault("recover").await;
+    // Six event streams take the browser's six HTTP/1.1 connections to the server's origin.
+    let holders: Vec<(Client, Recorder)> = (0..6)
+        .map(|_| client_with(UrlSource::Fixed(base()), chain(&[Sse])))
+        .collect();
+    for (_, rec) in &holders {
+        assert!(rec.wait(5_000.0, |r| r.opens() >= 1).await, "{}", rec.dump());
+    }
+    let t0 = now();
+    let (c, rec) = client_with(UrlSource::Fixed(base()), chain(&[Sse, LongPolling]));
+    let left = rec
+        .wait(6_000.0, |r| {
+            r.count(|e| matches!(e, Event::Transport { .. } | Event::Reconnecting { .. })) > 0
+        })
+        .await;
+    let waited = now() - t0;
+    // Free the connections (no fault-control call before this: it would queue behind them).
+    for (h, _) in holders {
+        let _ = h.close(1000, "done");
+    }
+    assert!(left, "the seventh attempt hung: {}", rec.dump());
+    report("seventh connection to one origin: left the stuck attempt after", waited);
+    assert!(waited < 4_500.0, "took {waited} ms");
+    assert!(rec.wait(15_000.0, |r| r.opens() == 1).await, "{}", rec.dump());
+    first_echo(&c, &rec, t0, "probe", 5_000.0).await;
+    c.close(1000, "done").unwrap();
 }
