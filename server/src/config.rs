@@ -30,7 +30,11 @@ pub struct ServerConfig {
     /// ends the session with CLOSE 1013 "session buffer full". Worst-case log memory is
     /// `max_sessions × max_log_bytes`.
     pub max_log_bytes: usize,
-    /// Which page origins may open WebSockets.
+    /// How long a long poll (`GET {base_path}/poll` without `hold=0`) is held when there is
+    /// nothing to send before it is answered with an empty batch. The server's PING at
+    /// `ping_interval_ms` usually ends a quiet poll sooner.
+    pub poll_hold_ms: u64,
+    /// Which page origins may use the protocol endpoints (WebSocket, SSE, polling, sends).
     pub allowed_origins: OriginPolicy,
     /// Mount the `/_fault/*` control routes. Never enable this in production.
     pub faults_enabled: bool,
@@ -38,7 +42,8 @@ pub struct ServerConfig {
     pub www_dir: Option<PathBuf>,
     /// Directory served at `/pkg/` (the built npm package).
     pub pkg_dir: Option<PathBuf>,
-    /// Prefix of the protocol endpoints: `{base_path}/ws`, `{base_path}/raw`.
+    /// Prefix of the protocol endpoints: `{base_path}/ws`, `{base_path}/raw`, `{base_path}/sse`,
+    /// `{base_path}/send`, `{base_path}/poll/open`, `{base_path}/poll`.
     pub base_path: String,
 }
 
@@ -53,6 +58,7 @@ impl Default for ServerConfig {
             max_sessions: 100_000,
             max_log_messages: 1024,
             max_log_bytes: 4 * 1024 * 1024,
+            poll_hold_ms: 25_000,
             allowed_origins: OriginPolicy::Loopback,
             faults_enabled: false,
             www_dir: None,
@@ -64,13 +70,14 @@ impl Default for ServerConfig {
 
 impl ServerConfig {
     /// The test profile (docs/reliability.md): ping 1 s, idle timeout 2.5 s, handshake timeout
-    /// 2 s, session TTL 5 s, loopback origins, fault controls on.
+    /// 2 s, session TTL 5 s, poll hold 1 s, loopback origins, fault controls on.
     pub fn test_profile() -> Self {
         ServerConfig {
             ping_interval_ms: 1_000,
             idle_timeout_ms: 2_500,
             handshake_timeout_ms: 2_000,
             session_ttl_ms: 5_000,
+            poll_hold_ms: 1_000,
             allowed_origins: OriginPolicy::Loopback,
             faults_enabled: true,
             ..ServerConfig::default()

@@ -10,6 +10,12 @@
 //!   `drop` and `down` make them drop the socket at once (no close frame, the peer sees an
 //!   abrupt close, 1006 in a browser); `silent` makes them stop reading and writing while the
 //!   socket stays open (a half-open link) until the fault is cleared, then they are dropped.
+//! - **Open HTTP transports** do the same: `drop` and `down` abort SSE streams mid-body (no
+//!   terminating chunk: `EventSource` errors) and kill held polls (the connection closes with no
+//!   answer: `fetch` rejects); `silent` parks streams and held polls until the fault is cleared,
+//!   then aborts them. Their session attachment ends with them, as a dropped socket's does.
+//!   `refuse-sse`, `buffer-sse`, `kill-polls` and `gateway-timeout` imitate proxies in front of
+//!   the HTTP transports (see the table).
 //! - **New requests** are gated per request by the accept loop in [`crate::serve`], *before* the
 //!   router sees them, for every path except `/_fault/*`: during `down` the TCP connection is
 //!   closed without an answer (a browser WebSocket fails at once with 1006; an HTTP client sees a
@@ -29,23 +35,35 @@
 //!
 //! | route | effect |
 //! |---|---|
-//! | `/_fault/drop` | drop every open WebSocket connection abruptly |
-//! | `/_fault/silent` | open WebSocket connections go silent both ways; new requests hang |
+//! | `/_fault/drop` | drop every open WebSocket connection, SSE stream and held poll abruptly |
+//! | `/_fault/silent` | open WebSocket connections, SSE streams and held polls go silent both ways; new requests hang |
 //! | `/_fault/refuse-ws` | WebSocket upgrades answer `403` |
 //! | `/_fault/accept-ws` | undo `refuse-ws` |
-//! | `/_fault/down?ms=N` | for N ms (default 5000, at most 600000) new requests get their connection closed unanswered; open WebSocket connections are dropped |
+//! | `/_fault/down?ms=N` | for N ms (default 5000, at most 600000) new requests get their connection closed unanswered; open WebSocket connections, SSE streams and held polls are dropped |
 //! | `/_fault/hold` | new requests hang unanswered |
 //! | `/_fault/unhold` | undo `hold`; the requests it parked are dropped |
-//! | `/_fault/recover` | clear every fault; connections parked by `silent`/`hold` are dropped |
-//! | `/_fault/restart` | forget every session as a restarted server would: every open WebSocket is dropped, the session store is emptied and `on_close` runs for each session; a resume afterwards gets WELCOME `resume = 2` |
-//! | `GET /_fault/stats` | `{"sessions":N,"connections":N,"handshakes":N,"attached":N}` |
+//! | `/_fault/refuse-sse` | SSE GETs answer `403` (a proxy that blocks event streams) |
+//! | `/_fault/accept-sse` | undo `refuse-sse` |
+//! | `/_fault/buffer-sse` | SSE streams hold every byte after the headers (the `:ok` comment included) until 64 KiB accumulated or the fault is cleared, like a buffering proxy |
+//! | `/_fault/unbuffer-sse` | undo `buffer-sse`; what was held goes out at once |
+//! | `/_fault/kill-polls?ms=N` | a poll GET still unanswered after N ms (at most 600000) is killed: its connection closes with no answer; `ms=0` turns it off |
+//! | `/_fault/gateway-timeout?ms=N` | a poll GET held N ms (at most 600000) is answered `504`, like a gateway giving up; `ms=0` turns it off |
+//! | `/_fault/recover` | clear every fault (including the SSE and poll ones); connections parked by `silent`/`hold` are dropped |
+//! | `/_fault/restart` | forget every session as a restarted server would: every open WebSocket, SSE stream and held poll is dropped, the session store is emptied and `on_close` runs for each session; a resume afterwards gets WELCOME `resume = 2` |
+//! | `GET /_fault/stats` | `{"sessions":N,"connections":N,"handshakes":N,"attached":N,"streams":N,"polls":N,"posts":N,"poll_overlaps":N}` |
 //!
 //! `sessions` is the number of live protocol sessions (attached or detached and waiting for a
 //! resume within the TTL), `attached` those with a connection, `connections` the number of open
 //! WebSocket connections (protocol and raw, handshaken or not) and `handshakes` the number of
-//! WELCOMEs sent since start. A connection parked by `silent` still counts as attached: the app
-//! cannot tell a half-open link from a quiet one. It is dropped on recover, and its session
-//! detaches.
+//! WELCOMEs sent since start (over every transport). `streams` is the number of open SSE
+//! streams, `polls` the poll GETs answered since start (any status; a killed poll is not
+//! answered), `posts` the send POSTs answered since start (any status), and `poll_overlaps` how
+//! many times a poll GET arrived while another poll of the same session was still held. A
+//! connection parked by `silent` still counts as attached: the app cannot tell a half-open link
+//! from a quiet one. It is dropped on recover, and its session detaches.
+//!
+//! `kill-polls` and `gateway-timeout` are read when a poll GET arrives; the poll's frames are
+//! not lost, the next poll's cursor resends them (PROTOCOL.md §8.4).
 //!
 //! [`ServerConfig::faults_enabled`]: crate::ServerConfig::faults_enabled
 
@@ -79,6 +97,14 @@ pub struct FaultState {
     pub hold: bool,
     /// Until when new requests get their connection closed unanswered.
     pub down_until: Option<Instant>,
+    /// SSE GETs answer 403.
+    pub refuse_sse: bool,
+    /// SSE streams hold their bytes (after the headers) until 64 KiB accumulated.
+    pub buffer_sse: bool,
+    /// A poll GET unanswered after this many ms is killed (no answer at all); 0 = off.
+    pub kill_polls_ms: u64,
+    /// A poll GET held this many ms is answered 504; 0 = off.
+    pub gateway_timeout_ms: u64,
 }
 
 impl FaultState {
@@ -148,13 +174,39 @@ impl Faults {
         self.tx.send_modify(|s| s.hold = hold);
     }
 
+    /// Makes SSE GETs answer 403 (`true`) or work again (`false`).
+    pub fn refuse_sse(&self, refuse: bool) {
+        self.tx.send_modify(|s| s.refuse_sse = refuse);
+    }
+
+    /// Makes SSE streams hold their bytes like a buffering proxy (`true`), or releases what they
+    /// hold and stops (`false`).
+    pub fn buffer_sse(&self, buffer: bool) {
+        self.tx.send_modify(|s| s.buffer_sse = buffer);
+    }
+
+    /// Poll GETs that arrive from now on and are still unanswered after `after` are killed
+    /// (their connection closes with no answer); `Duration::ZERO` turns this off.
+    pub fn kill_polls(&self, after: Duration) {
+        let ms = u64::try_from(after.as_millis()).unwrap_or(u64::MAX);
+        self.tx.send_modify(|s| s.kill_polls_ms = ms);
+    }
+
+    /// Poll GETs that arrive from now on and are held for `after` are answered 504, like a
+    /// gateway giving up; `Duration::ZERO` turns this off.
+    pub fn gateway_timeout(&self, after: Duration) {
+        let ms = u64::try_from(after.as_millis()).unwrap_or(u64::MAX);
+        self.tx.send_modify(|s| s.gateway_timeout_ms = ms);
+    }
+
     /// Clears every fault; connections parked by `silent` or `hold` are dropped.
     pub fn recover(&self) {
         self.tx.send_modify(|s| {
-            s.silent = false;
-            s.refuse_ws = false;
-            s.hold = false;
-            s.down_until = None;
+            // Everything but the drop epoch: that one only ever counts up.
+            *s = FaultState {
+                drop_epoch: s.drop_epoch,
+                ..FaultState::default()
+            };
         });
     }
 
@@ -163,6 +215,12 @@ impl Faults {
         let mut rx = self.tx.subscribe();
         // `wait_for` only fails when the sender is gone, which cannot happen while `self` lives.
         let _ = rx.wait_for(|s| !s.parks_new()).await;
+    }
+
+    /// Waits until SSE streams may send what they hold (`buffer-sse` cleared).
+    pub(crate) async fn wait_unbuffered(&self) {
+        let mut rx = self.tx.subscribe();
+        let _ = rx.wait_for(|s| !s.buffer_sse).await;
     }
 
     /// A watcher for one connection, remembering the drop epoch at its start.
@@ -229,72 +287,83 @@ impl FaultWatch {
     }
 }
 
+/// What a plain switch route does to the faults.
+type Switch = fn(&Faults);
+
 /// The control routes, with permissive CORS (the browser tests call them from another origin).
 pub(crate) fn routes() -> Router<Arc<Shared>> {
-    Router::new()
-        .route("/_fault/drop", get(drop_all).post(drop_all))
-        .route("/_fault/silent", get(silent).post(silent))
-        .route("/_fault/refuse-ws", get(refuse_ws).post(refuse_ws))
-        .route("/_fault/accept-ws", get(accept_ws).post(accept_ws))
+    // The plain switches: each route flips the state one way and answers `ok`.
+    let switches: [(&str, Switch); 11] = [
+        ("/_fault/drop", Faults::drop_all),
+        ("/_fault/silent", Faults::silent),
+        ("/_fault/refuse-ws", |f| f.refuse_ws(true)),
+        ("/_fault/accept-ws", |f| f.refuse_ws(false)),
+        ("/_fault/hold", |f| f.hold(true)),
+        ("/_fault/unhold", |f| f.hold(false)),
+        ("/_fault/refuse-sse", |f| f.refuse_sse(true)),
+        ("/_fault/accept-sse", |f| f.refuse_sse(false)),
+        ("/_fault/buffer-sse", |f| f.buffer_sse(true)),
+        ("/_fault/unbuffer-sse", |f| f.buffer_sse(false)),
+        ("/_fault/recover", Faults::recover),
+    ];
+    let router = switches
+        .into_iter()
+        .fold(Router::new(), |router, (path, set)| {
+            let flip = move |State(shared): State<Arc<Shared>>| async move {
+                set(&shared.faults);
+                "ok"
+            };
+            router.route(path, get(flip).post(flip))
+        });
+    router
         .route("/_fault/down", get(down).post(down))
-        .route("/_fault/hold", get(hold).post(hold))
-        .route("/_fault/unhold", get(unhold).post(unhold))
-        .route("/_fault/recover", get(recover).post(recover))
+        .route("/_fault/kill-polls", get(kill_polls).post(kill_polls))
+        .route(
+            "/_fault/gateway-timeout",
+            get(gateway_timeout).post(gateway_timeout),
+        )
         .route("/_fault/restart", get(restart).post(restart))
         .route("/_fault/stats", get(stats))
         .layer(CorsLayer::permissive())
 }
 
-async fn drop_all(State(shared): State<Arc<Shared>>) -> &'static str {
-    shared.faults.drop_all();
-    "ok"
+/// The `ms=N` of a fault route's query, capped at [`MAX_DOWN`]: `Ok(None)` without one, `Err`
+/// (why, for a 400) for anything but a whole number.
+fn ms_param(query: Option<&str>) -> Result<Option<Duration>, &'static str> {
+    let ms = query.and_then(|q| q.split('&').find_map(|pair| pair.strip_prefix("ms=")));
+    match ms.map(str::parse::<u64>) {
+        None => Ok(None),
+        Some(Ok(ms)) => Ok(Some(Duration::from_millis(ms).min(MAX_DOWN))),
+        Some(Err(_)) => Err("ms must be a whole number"),
+    }
 }
 
-async fn silent(State(shared): State<Arc<Shared>>) -> &'static str {
-    shared.faults.silent();
-    "ok"
-}
-
-async fn refuse_ws(State(shared): State<Arc<Shared>>) -> &'static str {
-    shared.faults.refuse_ws(true);
-    "ok"
-}
-
-async fn accept_ws(State(shared): State<Arc<Shared>>) -> &'static str {
-    shared.faults.refuse_ws(false);
-    "ok"
+/// Sets a timed fault from the route's `ms=N` (`default` without one; `None`: it is required)
+/// and answers `ok`, or `400`.
+fn with_ms(query: Option<&str>, default: Option<Duration>, set: impl FnOnce(Duration)) -> Response {
+    match ms_param(query).and_then(|ms| ms.or(default).ok_or("ms=N is required (0 = off)")) {
+        Ok(ms) => {
+            set(ms);
+            "ok".into_response()
+        }
+        Err(why) => (StatusCode::BAD_REQUEST, why).into_response(),
+    }
 }
 
 async fn down(State(shared): State<Arc<Shared>>, RawQuery(query): RawQuery) -> Response {
-    let ms = query.as_deref().and_then(|q| {
-        q.split('&')
-            .find_map(|pair| pair.strip_prefix("ms="))
-            .map(str::parse::<u64>)
-    });
-    let duration = match ms {
-        None => DEFAULT_DOWN,
-        Some(Ok(ms)) => Duration::from_millis(ms).min(MAX_DOWN),
-        Some(Err(_)) => {
-            return (StatusCode::BAD_REQUEST, "ms must be a whole number").into_response();
-        }
-    };
-    shared.faults.down_for(duration);
-    "ok".into_response()
+    with_ms(query.as_deref(), Some(DEFAULT_DOWN), |ms| {
+        shared.faults.down_for(ms)
+    })
 }
 
-async fn hold(State(shared): State<Arc<Shared>>) -> &'static str {
-    shared.faults.hold(true);
-    "ok"
+async fn kill_polls(State(shared): State<Arc<Shared>>, RawQuery(query): RawQuery) -> Response {
+    with_ms(query.as_deref(), None, |ms| shared.faults.kill_polls(ms))
 }
 
-async fn unhold(State(shared): State<Arc<Shared>>) -> &'static str {
-    shared.faults.hold(false);
-    "ok"
-}
-
-async fn recover(State(shared): State<Arc<Shared>>) -> &'static str {
-    shared.faults.recover();
-    "ok"
+async fn gateway_timeout(State(shared): State<Arc<Shared>>, RawQuery(query): RawQuery) -> Response {
+    with_ms(query.as_deref(), None, |ms| {
+        shared.faults.gateway_timeout(ms)
+    })
 }
 
 async fn restart(State(shared): State<Arc<Shared>>) -> &'static str {
@@ -305,8 +374,16 @@ async fn restart(State(shared): State<Arc<Shared>>) -> &'static str {
 async fn stats(State(shared): State<Arc<Shared>>) -> Response {
     let s = shared.stats();
     let body = format!(
-        "{{\"sessions\":{},\"connections\":{},\"handshakes\":{},\"attached\":{}}}",
-        s.sessions, s.connections, s.handshakes, s.attached
+        "{{\"sessions\":{},\"connections\":{},\"handshakes\":{},\"attached\":{},\
+         \"streams\":{},\"polls\":{},\"posts\":{},\"poll_overlaps\":{}}}",
+        s.sessions,
+        s.connections,
+        s.handshakes,
+        s.attached,
+        s.streams,
+        s.polls,
+        s.posts,
+        s.poll_overlaps
     );
     ([(header::CONTENT_TYPE, "application/json")], body).into_response()
 }

@@ -52,13 +52,18 @@ mod clock;
 pub mod config;
 pub mod demo;
 pub mod faults;
+mod http;
 pub mod hub;
 mod lifecycle;
+mod link;
 mod listener;
 pub mod message;
 pub mod origin;
+mod poll;
 mod raw;
+mod send;
 pub mod session;
+mod sse;
 pub mod store;
 mod ws;
 
@@ -87,10 +92,20 @@ pub(crate) struct Shared {
     pub(crate) app: Arc<dyn App>,
     pub(crate) hub: Hub,
     pub(crate) faults: Faults,
+    /// The live HTTP attachments, by session id (where sends and polls find their session).
+    pub(crate) links: link::Links,
     /// WELCOMEs sent since start.
     pub(crate) handshakes: AtomicU64,
     /// Open WebSocket connections (protocol and raw).
     pub(crate) connections: AtomicUsize,
+    /// Open SSE streams.
+    pub(crate) streams: AtomicUsize,
+    /// Poll GETs answered since start.
+    pub(crate) polls: AtomicU64,
+    /// Send POSTs answered since start.
+    pub(crate) posts: AtomicU64,
+    /// Poll GETs that arrived while another poll of the same session was held.
+    pub(crate) poll_overlaps: AtomicU64,
 }
 
 impl Shared {
@@ -100,6 +115,10 @@ impl Shared {
             attached: self.hub.attached_count(),
             connections: self.connections.load(Ordering::Relaxed),
             handshakes: self.handshakes.load(Ordering::Relaxed),
+            streams: self.streams.load(Ordering::Relaxed),
+            polls: self.polls.load(Ordering::Relaxed),
+            posts: self.posts.load(Ordering::Relaxed),
+            poll_overlaps: self.poll_overlaps.load(Ordering::Relaxed),
         }
     }
 
@@ -141,19 +160,36 @@ impl Shared {
     }
 }
 
-/// Counts an open WebSocket connection for as long as it lives.
-pub(crate) struct ConnectionGuard(Arc<Shared>);
+/// Counts something open (a WebSocket connection, an SSE stream) in one of [`Shared`]'s gauges
+/// for as long as it lives, so that no exit path can forget to count it out.
+pub(crate) struct Gauge {
+    shared: Arc<Shared>,
+    pick: fn(&Shared) -> &AtomicUsize,
+}
 
-impl ConnectionGuard {
-    pub(crate) fn new(shared: &Arc<Shared>) -> Self {
-        shared.connections.fetch_add(1, Ordering::Relaxed);
-        ConnectionGuard(Arc::clone(shared))
+impl Gauge {
+    /// An open WebSocket connection (protocol and raw).
+    pub(crate) fn connection(shared: &Arc<Shared>) -> Self {
+        Gauge::new(shared, |s| &s.connections)
+    }
+
+    /// An open SSE stream.
+    pub(crate) fn stream(shared: &Arc<Shared>) -> Self {
+        Gauge::new(shared, |s| &s.streams)
+    }
+
+    fn new(shared: &Arc<Shared>, pick: fn(&Shared) -> &AtomicUsize) -> Self {
+        pick(shared).fetch_add(1, Ordering::Relaxed);
+        Gauge {
+            shared: Arc::clone(shared),
+            pick,
+        }
     }
 }
 
-impl Drop for ConnectionGuard {
+impl Drop for Gauge {
     fn drop(&mut self) {
-        self.0.connections.fetch_sub(1, Ordering::Relaxed);
+        (self.pick)(&self.shared).fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -166,8 +202,16 @@ pub struct Stats {
     pub attached: usize,
     /// Open WebSocket connections (protocol and raw).
     pub connections: usize,
-    /// WELCOMEs sent since start (one per successful handshake).
+    /// WELCOMEs sent since start (one per successful handshake, over every transport).
     pub handshakes: u64,
+    /// Open SSE streams.
+    pub streams: usize,
+    /// Poll GETs answered since start (any status; a killed poll is not answered).
+    pub polls: u64,
+    /// Send POSTs answered since start (any status).
+    pub posts: u64,
+    /// Times a poll GET arrived while another poll of the same session was still held.
+    pub poll_overlaps: u64,
 }
 
 /// A handle on a running router: its hub, its faults, its counters. Cheap to clone.
@@ -229,12 +273,18 @@ pub fn router_with_store(
         app,
         hub: Hub::with_store(store),
         faults: Faults::new(),
+        links: link::Links::default(),
         handshakes: AtomicU64::new(0),
         connections: AtomicUsize::new(0),
+        streams: AtomicUsize::new(0),
+        polls: AtomicU64::new(0),
+        posts: AtomicU64::new(0),
+        poll_overlaps: AtomicU64::new(0),
     });
     let mut routes = Router::new()
         .route(&format!("{base}/ws"), get(ws::handler))
-        .route(&format!("{base}/raw"), get(raw::handler));
+        .route(&format!("{base}/raw"), get(raw::handler))
+        .merge(http::routes(&base, &shared));
     if shared.config.faults_enabled {
         routes = routes.merge(faults::routes());
     }

@@ -15,12 +15,13 @@ use crate::session::{Output, ServerSession, SessionConfig, SessionState};
 use crate::store::{SessionEntry, StoreFull};
 use crate::Shared;
 use holdfast::core::Instant;
-use holdfast::protocol::{Frame, Hello};
+use holdfast::protocol::{CloseFrame, ErrorCode, ErrorFrame, Frame, Hello, VERSION};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use tokio::sync::Notify;
 
 /// The retry hint sent with ERROR 5 when the store is full.
-pub(crate) const STORE_FULL_RETRY_AFTER_MS: u64 = 1_000;
+const STORE_FULL_RETRY_AFTER_MS: u64 = 1_000;
 /// How sessions end when `/_fault/restart` forgets them.
 const RESTART: (u16, &str) = (1012, "server restart");
 
@@ -45,10 +46,84 @@ pub(crate) struct Step {
     pub(crate) deadline: Option<Instant>,
 }
 
+/// A handshake the server will not go on with (PROTOCOL.md §4): the transport sends ERROR
+/// `error` then CLOSE `code` `reason`, and ends. The same refusal travels as WebSocket messages,
+/// SSE events or a poll batch, so every adapter builds it here.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Refusal {
+    pub(crate) error: ErrorFrame,
+    pub(crate) code: u16,
+    pub(crate) reason: &'static str,
+}
+
+impl Refusal {
+    /// ERROR `error` `message` (with a retry hint), then CLOSE `code` `reason`.
+    pub(crate) fn new(
+        error: ErrorCode,
+        message: impl Into<String>,
+        retry_after_ms: u64,
+        code: u16,
+        reason: &'static str,
+    ) -> Self {
+        Refusal {
+            error: ErrorFrame {
+                code: error,
+                message: message.into(),
+                retry_after_ms,
+            },
+            code,
+            reason,
+        }
+    }
+
+    /// The refusal of a first frame that is not a (well-formed) HELLO: ERROR 1, CLOSE 1002.
+    pub(crate) fn bad_hello(message: impl Into<String>) -> Self {
+        Refusal::new(ErrorCode::BadFrame, message, 0, 1002, "expected HELLO")
+    }
+
+    /// The frames to send, in order: ERROR, CLOSE.
+    pub(crate) fn frames(&self) -> Vec<Frame> {
+        vec![
+            Frame::Error(self.error.clone()),
+            Frame::Close(CloseFrame {
+                code: self.code,
+                reason: self.reason.to_owned(),
+            }),
+        ]
+    }
+}
+
+/// The handshake of every transport once HELLO is in: refuses a version range without v1
+/// (ERROR 2, CLOSE 1002) and a full store (ERROR 5 with a retry hint, CLOSE 1013); otherwise
+/// attaches (see [`attach`]) and counts the handshake. The WELCOME comes out of the first
+/// [`Attachment::step`]; call [`Attachment::welcomed`] once it is written.
+pub(crate) fn open(shared: &Arc<Shared>, hello: &Hello) -> Result<Attachment, Refusal> {
+    if hello.min_version > VERSION || hello.max_version < VERSION {
+        return Err(Refusal::new(
+            ErrorCode::VersionUnsupported,
+            "this server speaks protocol version 1 only",
+            0,
+            1002,
+            "version unsupported",
+        ));
+    }
+    let attachment = attach(shared, hello).map_err(|full| {
+        Refusal::new(
+            ErrorCode::TryLater,
+            full.to_string(),
+            STORE_FULL_RETRY_AFTER_MS,
+            1013,
+            "too many sessions",
+        )
+    })?;
+    shared.handshakes.fetch_add(1, Ordering::Relaxed);
+    Ok(attachment)
+}
+
 /// Attaches a connection that sent `hello` (version already checked): to the session it names
 /// if that is alive, else to a new session (WELCOME `resume` = failed if it asked for one). The
 /// WELCOME and any resent frames come out of the first [`Attachment::step`].
-pub(crate) fn attach(shared: &Arc<Shared>, hello: &Hello) -> Result<Attachment, StoreFull> {
+fn attach(shared: &Arc<Shared>, hello: &Hello) -> Result<Attachment, StoreFull> {
     let store = shared.hub.store();
     let attach_to = |entry: Arc<SessionEntry>| -> Option<Attachment> {
         let wake = Arc::new(Notify::new());
@@ -89,6 +164,11 @@ pub(crate) fn attach(shared: &Arc<Shared>, hello: &Hello) -> Result<Attachment, 
 }
 
 impl Attachment {
+    /// The id of the attached session.
+    pub(crate) fn id(&self) -> &str {
+        self.entry.id()
+    }
+
     /// Resolves when the session has something for this connection: output after a hub call,
     /// a state change, or a newer attachment taking over. Cancel-safe (for `select!`).
     pub(crate) async fn woken(&self) {

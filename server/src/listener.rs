@@ -1,7 +1,9 @@
 //! The fault-aware accept loop: HTTP/1.1 with upgrades, and every request except `/_fault/*`
-//! gated by the current faults before the router sees it (see [`crate::faults`]).
+//! gated by the current faults before the router sees it (see [`crate::faults`]); an answer the
+//! router marked as killed is not sent at all (the connection closes unanswered).
 
 use crate::faults::Faults;
+use crate::http::Kill;
 use crate::ServerHandle;
 use axum::body::Body;
 use axum::http::{Request, Response};
@@ -75,6 +77,8 @@ async fn gate(
         }
     }
     match router.oneshot(req).await {
+        // A request a fault killed (a poll under `kill-polls`, `drop`, `silent`): no answer.
+        Ok(response) if response.extensions().get::<Kill>().is_some() => Err(Unanswered),
         Ok(response) => Ok(response),
         Err(never) => match never {},
     }

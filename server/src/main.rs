@@ -3,7 +3,7 @@
 //! ```text
 //! holdfast-server [--host 127.0.0.1] [--port 8080] [--test-profile] [--faults]
 //!                 [--www DIR] [--pkg DIR] [--base-path /holdfast] [--session-ttl-ms N]
-//!                 [--allow-origin ORIGIN]... [--allow-any-origin]
+//!                 [--poll-hold-ms N] [--allow-origin ORIGIN]... [--allow-any-origin]
 //! ```
 //!
 //! After binding it prints exactly one line, `listening on http://HOST:PORT`, to stdout.
@@ -20,14 +20,16 @@ usage: holdfast-server [options]
   --host HOST            address to bind (default 127.0.0.1)
   --port PORT            port to bind, 0 = any free port (default 8080)
   --test-profile         ping 1 s, idle timeout 2.5 s, handshake timeout 2 s, session TTL 5 s,
-                         fault controls on
+                         poll hold 1 s, fault controls on
   --faults               mount the /_fault/* control routes
   --www DIR              serve DIR at /
   --pkg DIR              serve DIR at /pkg/
   --base-path PATH       prefix of the protocol endpoints (default /holdfast)
   --session-ttl-ms N     how long a session without a connection waits for a resume
                          (default 120000; test profile 5000)
-  --allow-origin ORIGIN  allow this page origin to open WebSockets (repeatable)
+  --poll-hold-ms N       how long a quiet long poll is held before an empty answer
+                         (default 25000; test profile 1000)
+  --allow-origin ORIGIN  allow this page origin to use the protocol endpoints (repeatable)
   --allow-any-origin     allow every origin
                          (default: loopback origins only, http://127.0.0.1:* and http://localhost:*)
   -h, --help             this help";
@@ -47,6 +49,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Args>, St
     let mut pkg = None;
     let mut base_path = None;
     let mut session_ttl_ms = None;
+    let mut poll_hold_ms = None;
     let mut origins = Vec::new();
     let mut any_origin = false;
     while let Some(arg) = args.next() {
@@ -62,13 +65,8 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Args>, St
             "--www" => www = Some(PathBuf::from(value("--www")?)),
             "--pkg" => pkg = Some(PathBuf::from(value("--pkg")?)),
             "--base-path" => base_path = Some(value("--base-path")?),
-            "--session-ttl-ms" => {
-                let v = value("--session-ttl-ms")?;
-                let ms = v
-                    .parse()
-                    .map_err(|_| format!("bad --session-ttl-ms: {v}"))?;
-                session_ttl_ms = Some(ms);
-            }
+            "--session-ttl-ms" => session_ttl_ms = Some(millis(&arg, value(&arg)?)?),
+            "--poll-hold-ms" => poll_hold_ms = Some(millis(&arg, value(&arg)?)?),
             "--allow-origin" => origins.push(value("--allow-origin")?),
             "--allow-any-origin" => any_origin = true,
             "-h" | "--help" => return Ok(None),
@@ -89,6 +87,9 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Args>, St
     if let Some(ms) = session_ttl_ms {
         config.session_ttl_ms = ms;
     }
+    if let Some(ms) = poll_hold_ms {
+        config.poll_hold_ms = ms;
+    }
     config.allowed_origins = if any_origin {
         OriginPolicy::Any
     } else if !origins.is_empty() {
@@ -97,6 +98,11 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Args>, St
         OriginPolicy::Loopback
     };
     Ok(Some(Args { host, port, config }))
+}
+
+/// A whole number of milliseconds given to `flag`.
+fn millis(flag: &str, v: String) -> Result<u64, String> {
+    v.parse().map_err(|_| format!("bad {flag}: {v}"))
 }
 
 #[tokio::main]
@@ -175,6 +181,17 @@ mod tests {
         assert_eq!(args.config.session_ttl_ms, 750);
         assert!(parse(&["--session-ttl-ms", "soon"]).is_err());
         assert!(parse(&["--session-ttl-ms"]).is_err());
+    }
+
+    #[test]
+    fn poll_hold_is_set_by_flag_or_profile() {
+        assert_eq!(parse(&[]).unwrap().unwrap().config.poll_hold_ms, 25_000);
+        let profile = parse(&["--test-profile"]).unwrap().unwrap();
+        assert_eq!(profile.config.poll_hold_ms, 1_000);
+        let args = parse(&["--poll-hold-ms", "0"]).unwrap().unwrap();
+        assert_eq!(args.config.poll_hold_ms, 0);
+        assert!(parse(&["--poll-hold-ms", "-1"]).is_err());
+        assert!(parse(&["--poll-hold-ms"]).is_err());
     }
 
     #[test]

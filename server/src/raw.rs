@@ -7,7 +7,7 @@
 
 use crate::faults::FaultEvent;
 use crate::ws::{close_ws, linger};
-use crate::{ConnectionGuard, Shared};
+use crate::{Gauge, Shared};
 use axum::body::Bytes;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
@@ -36,7 +36,7 @@ pub(crate) async fn handler(
 }
 
 async fn run(mut socket: WebSocket, shared: Arc<Shared>) {
-    let _connection = ConnectionGuard::new(&shared);
+    let _connection = Gauge::connection(&shared);
     let mut faults = shared.faults.watch();
     let ping_interval = Duration::from_millis(shared.config.ping_interval_ms.max(1));
     let idle_timeout = Duration::from_millis(shared.config.idle_timeout_ms.max(1));

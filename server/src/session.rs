@@ -321,15 +321,7 @@ impl ServerSession {
         } else {
             0
         };
-        let resend: Vec<Frame> = self
-            .log
-            .iter()
-            .filter(|entry| entry.seq > received)
-            .map(Logged::frame)
-            .collect();
-        for frame in resend {
-            self.transmit(now, frame);
-        }
+        self.transmit_logged_after(now, received);
         self.attachment
     }
 
@@ -378,6 +370,32 @@ impl ServerSession {
         if self.is_attached() {
             self.last_recv = now;
         }
+    }
+
+    /// A poll of the current attachment's transport (PROTOCOL.md §8.4) said the client delivered
+    /// every server data frame up to `cursor` in order. Call before answering a poll.
+    ///
+    /// `cursor` is a cumulative ACK (log entries ≤ `cursor` are freed; a cursor beyond what was
+    /// sent frees nothing). Every data frame after it is marked as not yet transmitted: queued
+    /// data transmits are withdrawn and every logged frame after `cursor` is queued again, in seq
+    /// order, so a poll answer lost on the way (a killed response, a gateway that gave up) costs
+    /// nothing. The caller must likewise forget data frames it drained but has not carried yet,
+    /// or they would go out twice. Counts as proof of life. Ignored when not attached.
+    pub fn handle_cursor(&mut self, now: Instant, cursor: u64) {
+        if !self.is_attached() {
+            return;
+        }
+        self.last_recv = now;
+        self.acknowledge(cursor);
+        // Only data frames are withdrawn: control frames (ACK, PONG, PING, ERROR) carry no seq,
+        // are not logged, and still have to go out once.
+        self.outputs.retain(|o| {
+            !matches!(
+                o,
+                Output::Transmit(Frame::Text { .. } | Frame::Binary { .. })
+            )
+        });
+        self.transmit_logged_after(now, cursor);
     }
 
     /// The current attachment's transport delivered something that cannot be a frame (a text
@@ -510,6 +528,20 @@ impl ServerSession {
 
     fn idle_due(&self) -> Instant {
         self.last_recv.plus(self.config.idle_timeout_ms.max(1))
+    }
+
+    /// Queues every logged data frame after `seq` for transmission, in order (a resume, a poll
+    /// cursor).
+    fn transmit_logged_after(&mut self, now: Instant, seq: u64) {
+        let resend: Vec<Frame> = self
+            .log
+            .iter()
+            .filter(|entry| entry.seq > seq)
+            .map(Logged::frame)
+            .collect();
+        for frame in resend {
+            self.transmit(now, frame);
+        }
     }
 
     fn transmit(&mut self, now: Instant, frame: Frame) {
@@ -701,7 +733,12 @@ mod tests {
 
     /// A session attached by a fresh HELLO at t = 0, WELCOME drained.
     fn attached() -> (ServerSession, u64) {
-        let mut s = ServerSession::new("sess".into(), config(), at(0));
+        attached_with(config())
+    }
+
+    /// [`attached`] with settings `cfg`.
+    fn attached_with(cfg: SessionConfig) -> (ServerSession, u64) {
+        let mut s = ServerSession::new("sess".into(), cfg, at(0));
         let a = s.attach(at(0), &hello(None, 0));
         let out = drain(&mut s);
         assert_eq!(welcome_of(&out).resume, ResumeOutcome::New);
@@ -999,6 +1036,58 @@ mod tests {
             vec![Output::Transmit(Frame::Pong { id: 7 })]
         );
         assert!(s.is_current(1));
+    }
+
+    #[test]
+    fn a_poll_cursor_acks_and_queues_everything_after_it_again_in_order() {
+        let (mut s, _) = attached_with(SessionConfig {
+            max_log_messages: 16,
+            ..config()
+        });
+        for t in ["1", "2", "3"] {
+            s.send(at(1), Message::Text(t.into())).unwrap();
+        }
+        // Seqs 1–3 went out in a poll answer that was lost; 4 is still queued, not drained.
+        assert_eq!(frames(&drain(&mut s)).len(), 3);
+        s.send(at(2), Message::Text("4".into())).unwrap();
+        s.handle_bytes(at(2), &encode(&Frame::Ping { id: 9 }));
+        s.send(at(2), Message::Text("5".into())).unwrap();
+        s.handle_cursor(at(3), 1);
+        assert_eq!(s.log_len(), 4, "the cursor acknowledged seq 1");
+        // Control frames stay queued once; every data frame after the cursor follows once, in
+        // order: the queued 5 is not sent twice.
+        assert_eq!(
+            frames(&drain(&mut s)),
+            vec![
+                Frame::Pong { id: 9 },
+                text(2, "2"),
+                text(3, "3"),
+                text(4, "4"),
+                text(5, "5"),
+            ]
+        );
+        s.handle_cursor(at(4), 5);
+        assert!(drain(&mut s).is_empty());
+        assert_eq!(s.log_len(), 0);
+        // A cursor beyond what was sent frees nothing and resends nothing.
+        s.send(at(5), Message::Text("6".into())).unwrap();
+        drain(&mut s);
+        s.handle_cursor(at(6), 99);
+        assert_eq!(s.log_len(), 1);
+        assert!(drain(&mut s).is_empty());
+    }
+
+    #[test]
+    fn a_poll_cursor_is_proof_of_life_and_ignored_when_detached() {
+        let (mut s, a) = attached();
+        s.handle_cursor(at(2_000), 0);
+        s.handle_timeout(at(2_500));
+        assert!(s.is_current(a));
+        s.send(at(2_600), Message::Text("x".into())).unwrap();
+        s.detach(at(2_700), a);
+        s.handle_cursor(at(2_800), 0);
+        assert!(drain(&mut s).is_empty());
+        assert_eq!(s.log_len(), 1);
     }
 
     #[test]

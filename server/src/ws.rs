@@ -10,8 +10,8 @@
 
 use crate::clock;
 use crate::faults::{FaultEvent, FaultWatch};
-use crate::lifecycle::{self, Attachment, Step, STORE_FULL_RETRY_AFTER_MS};
-use crate::{ConnectionGuard, Shared};
+use crate::lifecycle::{self, Attachment, Refusal, Step};
+use crate::{Gauge, Shared};
 use axum::body::Bytes;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{self, WebSocket, WebSocketUpgrade};
@@ -20,9 +20,8 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use holdfast::protocol::{
     decode, encode, CloseFrame, Decoded, ErrorCode, ErrorFrame, Frame, Hello, Limits,
-    MAX_FRAME_BYTES, VERSION,
+    MAX_FRAME_BYTES,
 };
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::timeout;
@@ -79,26 +78,14 @@ enum End {
     },
 }
 
-impl End {
-    /// ERROR `error` (with a retry hint), then CLOSE `code`: a handshake that cannot go on.
-    fn refuse(
-        error: ErrorCode,
-        message: &str,
-        retry_after_ms: u64,
-        code: u16,
-        reason: &str,
-    ) -> End {
+impl From<Refusal> for End {
+    /// ERROR, then CLOSE, then the WebSocket close with the same code: a handshake that cannot
+    /// go on.
+    fn from(refusal: Refusal) -> End {
         End::Close {
-            frames: vec![
-                Frame::Error(ErrorFrame {
-                    code: error,
-                    message: message.to_owned(),
-                    retry_after_ms,
-                }),
-                close_frame(code, reason),
-            ],
-            code,
-            reason: reason.to_owned(),
+            frames: refusal.frames(),
+            code: refusal.code,
+            reason: refusal.reason.to_owned(),
         }
     }
 }
@@ -129,21 +116,21 @@ async fn send_frame(socket: &mut WebSocket, frame: &Frame, limit: Duration) -> R
 
 /// A page from a foreign origin: ERROR 6 and CLOSE 1008, then the WebSocket close 1008.
 async fn refuse_origin(socket: WebSocket, shared: Arc<Shared>) {
-    let _connection = ConnectionGuard::new(&shared);
+    let _connection = Gauge::connection(&shared);
     let mut faults = shared.faults.watch();
-    let end = End::refuse(
+    let end = Refusal::new(
         ErrorCode::Forbidden,
         ORIGIN_REFUSED,
         0,
         1008,
         ORIGIN_REFUSED,
     );
-    finish(socket, end, &mut faults).await;
+    finish(socket, end.into(), &mut faults).await;
 }
 
 /// The connection task.
 async fn run(mut socket: WebSocket, shared: Arc<Shared>) {
-    let _connection = ConnectionGuard::new(&shared);
+    let _connection = Gauge::connection(&shared);
     let mut faults = shared.faults.watch();
     let limits = Limits {
         max_message_bytes: shared.config.max_message_bytes,
@@ -165,30 +152,10 @@ async fn run(mut socket: WebSocket, shared: Arc<Shared>) {
             }
         },
     };
-    if hello.min_version > VERSION || hello.max_version < VERSION {
-        let end = End::refuse(
-            ErrorCode::VersionUnsupported,
-            "this server speaks protocol version 1 only",
-            0,
-            1002,
-            "version unsupported",
-        );
-        return finish(socket, end, &mut faults).await;
-    }
-    let attachment = match lifecycle::attach(&shared, &hello) {
+    let attachment = match lifecycle::open(&shared, &hello) {
         Ok(attachment) => attachment,
-        Err(full) => {
-            let end = End::refuse(
-                ErrorCode::TryLater,
-                &full.to_string(),
-                STORE_FULL_RETRY_AFTER_MS,
-                1013,
-                "too many sessions",
-            );
-            return finish(socket, end, &mut faults).await;
-        }
+        Err(refusal) => return finish(socket, refusal.into(), &mut faults).await,
     };
-    shared.handshakes.fetch_add(1, Ordering::Relaxed);
     let idle_timeout = Duration::from_millis(shared.config.idle_timeout_ms.max(1));
     let end = drive(&mut socket, &attachment, &mut faults, idle_timeout).await;
     // Detach (or finish an ended session, `on_close` included) before the WebSocket close
@@ -299,23 +266,9 @@ async fn read_hello(socket: &mut WebSocket, limits: &Limits) -> Result<Hello, En
                 Ok(Decoded::Frame(Frame::Hello(hello))) => return Ok(hello),
                 Ok(Decoded::Unknown(_)) => {}
                 Ok(Decoded::Frame(_)) => {
-                    return Err(End::refuse(
-                        ErrorCode::BadFrame,
-                        "the first frame must be HELLO",
-                        0,
-                        1002,
-                        "expected HELLO",
-                    ))
+                    return Err(Refusal::bad_hello("the first frame must be HELLO").into())
                 }
-                Err(e) => {
-                    return Err(End::refuse(
-                        ErrorCode::BadFrame,
-                        &format!("bad HELLO: {e}"),
-                        0,
-                        1002,
-                        "expected HELLO",
-                    ))
-                }
+                Err(e) => return Err(Refusal::bad_hello(format!("bad HELLO: {e}")).into()),
             },
             ws::Message::Text(_) => {
                 let error = error_frame(ErrorCode::BadFrame, TEXT_MESSAGE_ERROR);

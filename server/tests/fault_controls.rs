@@ -36,7 +36,7 @@ async fn fault_routes_answer_with_permissive_cors() {
     assert!(head.contains("application/json"), "{head}");
     assert_eq!(
         body,
-        r#"{"sessions":0,"connections":0,"handshakes":0,"attached":0}"#
+        r#"{"sessions":0,"connections":0,"handshakes":0,"attached":0,"streams":0,"polls":0,"posts":0,"poll_overlaps":0}"#
     );
 }
 

@@ -1,6 +1,9 @@
 //! Test harness: the server on port 0, a protocol client over tokio-tungstenite using the shared
-//! codec, and a tiny HTTP/1.1 client for the fault routes.
+//! codec, and a tiny HTTP/1.1 client for the fault routes (`http_client` has the fuller one for
+//! the HTTP transports).
 #![allow(dead_code)]
+
+pub mod http_client;
 
 use futures_util::{SinkExt, StreamExt};
 use holdfast::protocol::{decode, encode, Decoded, Frame, Hello, Limits, Welcome};
@@ -339,6 +342,10 @@ pub struct Stats {
     pub attached: u64,
     pub connections: u64,
     pub handshakes: u64,
+    pub streams: u64,
+    pub polls: u64,
+    pub posts: u64,
+    pub poll_overlaps: u64,
 }
 
 pub async fn stats(server: &Server) -> Stats {
@@ -359,5 +366,9 @@ pub async fn stats(server: &Server) -> Stats {
         attached: field("attached"),
         connections: field("connections"),
         handshakes: field("handshakes"),
+        streams: field("streams"),
+        polls: field("polls"),
+        posts: field("posts"),
+        poll_overlaps: field("poll_overlaps"),
     }
 }
