@@ -1,8 +1,22 @@
 //! `holdfast-server`: the reference server for the holdfast client.
 //!
-//! It speaks the holdfast wire protocol v1 (`PROTOCOL.md`) over WebSocket at `{base_path}/ws`,
-//! offers a raw WebSocket echo at `{base_path}/raw`, serves the demo page and the npm package, and
-//! — only when asked — the test profile and fault controls the client's tests rely on.
+//! It speaks the holdfast wire protocol v1 (`PROTOCOL.md`) over WebSocket, Server-Sent Events,
+//! long polling and short polling, offers a raw WebSocket echo, serves the demo page and the npm
+//! package, and — only when asked — the test profile and fault controls the client's tests rely
+//! on. Routes (`{base}` = [`ServerConfig::base_path`], default `/holdfast`):
+//!
+//! | route | what |
+//! |---|---|
+//! | `GET {base}/ws` | the protocol over WebSocket (§8.1) |
+//! | `GET {base}/sse?hello=<base64url HELLO>` | server → client frames as SSE events (§8.3) |
+//! | `POST {base}/send?session=<id>` | client → server frames for SSE and polling (§8.5) |
+//! | `POST {base}/poll/open` | a polling handshake: HELLO in, WELCOME out (§8.4) |
+//! | `GET {base}/poll?session=<id>&cursor=<n>[&hold=0]` | a long (or, with `hold=0`, short) poll (§8.4) |
+//! | `GET {base}/raw` | raw WebSocket echo (no envelope) |
+//! | `/_fault/*` | fault controls and stats, with [`ServerConfig::faults_enabled`] (see [`faults`]) |
+//! | `/pkg/`, `/` | [`ServerConfig::pkg_dir`], [`ServerConfig::www_dir`] |
+//!
+//! Every transport attaches to the same sessions, so a client may switch transports and resume.
 //!
 //! A *session* outlives its connections: a client that reconnects within the session TTL resumes
 //! it (unacknowledged messages are resent both ways, duplicates dropped), so the app sees every
@@ -34,10 +48,12 @@
 //! Module map: [`config`] (settings, test profile), [`origin`] (Origin allow-list), [`message`]
 //! (what the app sends and receives), [`session`] (one session's protocol endpoint, sans IO),
 //! [`store`] (where sessions live, bounded), [`hub`] (the app's handle: send, broadcast, close),
-//! [`app`] (the app trait), `lifecycle` (attach / detach / TTL / `on_open` and `on_close` for
-//! every transport), `ws` (the protocol over WebSocket), `raw` (raw echo), [`faults`] (fault
-//! injection and its routes), `listener` (the fault-aware accept loop behind [`serve`]),
-//! [`demo`] (the demo app), `clock` (session time).
+//! [`app`] (the app trait), `lifecycle` (handshake refusals, attach / detach / TTL / `on_open`
+//! and `on_close` for every transport), `ws` (the protocol over WebSocket), `http` (what the HTTP
+//! routes share: Origin, CORS, caching, bodies, `410`), `link` (one task per HTTP attachment,
+//! found by session id), `sse` (the SSE route), `send` (the send route), `poll` (the poll
+//! routes), `raw` (raw echo), [`faults`] (fault injection and its routes), `listener` (the
+//! fault-aware accept loop behind [`serve`]), [`demo`] (the demo app), `clock` (session time).
 
 #![deny(
     clippy::unwrap_used,
@@ -252,8 +268,10 @@ impl ServerHandle {
 
 /// Builds the server's routes for `config` and `app`.
 ///
-/// Routes: `GET {base_path}/ws` (protocol), `GET {base_path}/raw` (raw echo), `/_fault/*` when
-/// `faults_enabled`, `/pkg/` from `pkg_dir`, and `/` from `www_dir`. Serve the router with
+/// Routes: `GET {base_path}/ws` (protocol over WebSocket), `GET {base_path}/sse`,
+/// `POST {base_path}/send`, `POST {base_path}/poll/open` and `GET {base_path}/poll` (protocol
+/// over HTTP), `GET {base_path}/raw` (raw echo), `/_fault/*` when `faults_enabled`, `/pkg/` from
+/// `pkg_dir`, and `/` from `www_dir` (see the crate docs). Serve the router with
 /// [`serve`] (which also gates new connections during faults), or mount it in your own app.
 pub fn router(config: ServerConfig, app: Arc<dyn App>) -> (Router, ServerHandle) {
     let store = Arc::new(MemoryStore::new(config.max_sessions));

@@ -355,9 +355,12 @@ impl Link {
                 };
                 if let Some((held, _)) = polls.held.take() {
                     // One poll in flight per session: the newer one wins, the older one ends
-                    // with an empty batch.
-                    self.shared.poll_overlaps.fetch_add(1, Ordering::Relaxed);
-                    let _ = held.send(Bytes::new());
+                    // with an empty batch. One whose request already gave up (killed, a 504)
+                    // was not in flight any more, whether or not we saw it go.
+                    if !held.is_closed() {
+                        self.shared.poll_overlaps.fetch_add(1, Ordering::Relaxed);
+                        let _ = held.send(Bytes::new());
+                    }
                 }
                 if cursor.is_some() && self.attachment.is_some() {
                     // Frames drained but not carried yet: the session queues every data

@@ -1,10 +1,13 @@
-//! The `Origin` check applied to both WebSocket endpoints before the upgrade.
+//! The `Origin` check applied to both WebSocket endpoints before the upgrade, and to every HTTP
+//! transport route before anything is read.
 //!
 //! Browsers send `Origin` on every WebSocket handshake, and a WebSocket is not protected by CORS,
-//! so the server must refuse foreign pages itself (cross-site WebSocket hijacking). Requests
-//! without an `Origin` header come from non-browser clients and are always allowed.
+//! so the server must refuse foreign pages itself (cross-site WebSocket hijacking). The HTTP
+//! transports use CORS simple requests (a send POST is not preflighted), so the same check
+//! refuses them with `403` instead of relying on the browser hiding the answer. Requests without
+//! an `Origin` header come from non-browser clients and are always allowed.
 
-/// Which page origins may open a WebSocket to this server.
+/// Which page origins may use this server's protocol endpoints.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub enum OriginPolicy {
     /// Every origin.
