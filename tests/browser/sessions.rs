@@ -92,7 +92,11 @@ pub async fn churn(kind: TransportKind) {
         ..test_config()
     };
     let (c, rec) = client_with(UrlSource::Fixed(base()), config);
-    assert!(rec.wait(5_000.0, |r| r.opens() == 1).await, "{}", rec.dump());
+    assert!(
+        rec.wait(5_000.0, |r| r.opens() == 1).await,
+        "{}",
+        rec.dump()
+    );
     let started = now();
 
     // The churn: drop every connection at random intervals until told to stop.

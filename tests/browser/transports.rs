@@ -63,7 +63,11 @@ async fn alone(kind: TransportKind) {
     for i in 0..5 {
         assert_eq!(c.send(text(&format!("q:{i}"))), SendOutcome::Queued);
     }
-    assert!(rec.wait(5_000.0, |r| r.opens() == 1).await, "{}", rec.dump());
+    assert!(
+        rec.wait(5_000.0, |r| r.opens() == 1).await,
+        "{}",
+        rec.dump()
+    );
     assert_eq!(opened_on(&rec), [kind]);
     assert_eq!(c.transport(), Some(kind));
     assert!(rec.wait(3_000.0, |r| numbered(r, "q:").len() == 5).await);
@@ -73,7 +77,9 @@ async fn alone(kind: TransportKind) {
     let bytes = vec![0u8, 1, 2, 254, 255, b'\n', b'\r', 0];
     c.send(Payload::Binary(bytes.clone()));
     assert!(
-        rec.wait(3_000.0, |r| r.messages().contains(&Payload::Binary(bytes.clone())))
+        rec.wait(3_000.0, |r| r
+            .messages()
+            .contains(&Payload::Binary(bytes.clone())))
             .await,
         "binary echo over {kind}"
     );
@@ -82,7 +88,12 @@ async fn alone(kind: TransportKind) {
     fault("silent").await;
     let silent_at = now();
     assert!(
-        rec.wait(6_000.0, |r| r.0.borrow().iter().skip(from).any(|(_, e)| is_dead_link(e)))
+        rec.wait(6_000.0, |r| r
+            .0
+            .borrow()
+            .iter()
+            .skip(from)
+            .any(|(_, e)| is_dead_link(e)))
             .await,
         "{kind}: silence not detected: {}",
         rec.dump()
@@ -91,8 +102,16 @@ async fn alone(kind: TransportKind) {
     report(&format!("{kind}: dead link declared after"), detected);
     assert!(detected < 4_500.0, "{kind}: took {detected} ms");
     fault("recover").await;
-    assert!(rec.wait(8_000.0, |r| r.opens() == 2).await, "{}", rec.dump());
-    assert_eq!(opened_on(&rec), [kind, kind], "reconnects on the same transport");
+    assert!(
+        rec.wait(8_000.0, |r| r.opens() == 2).await,
+        "{}",
+        rec.dump()
+    );
+    assert_eq!(
+        opened_on(&rec),
+        [kind, kind],
+        "reconnects on the same transport"
+    );
     first_echo(&c, &rec, t0, "after", 3_000.0).await;
     c.close(1000, "done").unwrap();
     drop(c);
@@ -148,10 +167,17 @@ async fn chain_case(name: &str, faults: &[&str], expect: TransportKind) -> (Clie
     }
     let t0 = now();
     let (c, rec) = client_with(UrlSource::Fixed(base()), chain(&TransportKind::ALL));
-    assert!(rec.wait(15_000.0, |r| r.opens() == 1).await, "{name}: {}", rec.dump());
+    assert!(
+        rec.wait(15_000.0, |r| r.opens() == 1).await,
+        "{name}: {}",
+        rec.dump()
+    );
     assert_eq!(opened_on(&rec), [expect], "{name}: {}", rec.dump());
     let ms = first_echo(&c, &rec, t0, "probe", 5_000.0).await;
-    report(&format!("chain {name} → {expect}: construction to first echo"), ms);
+    report(
+        &format!("chain {name} → {expect}: construction to first echo"),
+        ms,
+    );
     (c, rec)
 }
 
@@ -204,13 +230,21 @@ async fn killed_held_polls_end_on_short_polling_without_overlaps() {
     };
     let (c, rec) = client_with(UrlSource::Fixed(base()), config);
     assert!(
-        rec.wait(20_000.0, |r| opened_on(r).last() == Some(&Polling)).await,
+        rec.wait(20_000.0, |r| opened_on(r).last() == Some(&Polling))
+            .await,
         "{}",
         rec.dump()
     );
-    assert!(moves(&rec).contains(&(LongPolling, Polling)), "{:?}", moves(&rec));
+    assert!(
+        moves(&rec).contains(&(LongPolling, Polling)),
+        "{:?}",
+        moves(&rec)
+    );
     let ms = first_echo(&c, &rec, t0, "probe", 5_000.0).await;
-    report("chain held polls killed → polling: construction to first echo", ms);
+    report(
+        "chain held polls killed → polling: construction to first echo",
+        ms,
+    );
     // It stays on short polling: 3 s at its interval without a reconnect.
     let opens = rec.opens();
     for i in 0..30 {
@@ -219,7 +253,12 @@ async fn killed_held_polls_end_on_short_polling_without_overlaps() {
     }
     assert!(rec.wait(3_000.0, |r| numbered(r, "p:").len() == 30).await);
     assert_eq!(numbered(&rec, "p:"), (0..30).collect::<Vec<_>>());
-    assert_eq!(rec.opens(), opens, "short polling is stable: {}", rec.dump());
+    assert_eq!(
+        rec.opens(),
+        opens,
+        "short polling is stable: {}",
+        rec.dump()
+    );
     assert_eq!(
         server_stat("poll_overlaps").await,
         overlaps_before,
@@ -234,7 +273,11 @@ async fn a_gateway_timeout_shorter_than_the_hold_is_an_empty_poll_and_loses_noth
     fault("recover").await;
     fault("gateway-timeout?ms=400").await;
     let (c, rec) = client_with(UrlSource::Fixed(base()), chain(&[LongPolling]));
-    assert!(rec.wait(5_000.0, |r| r.opens() == 1).await, "{}", rec.dump());
+    assert!(
+        rec.wait(5_000.0, |r| r.opens() == 1).await,
+        "{}",
+        rec.dump()
+    );
     // Quiet stretches (every held poll ends in a 504), then numbered bursts.
     for burst in 0..5 {
         sleep(700).await;
@@ -308,9 +351,17 @@ async fn a_forced_switch_mid_stream_continues_on_sse_with_nothing_lost() {
             fault("drop").await;
         }
     }
-    assert!(rec.wait(20_000.0, |r| numbered(r, "n:").len() >= N).await, "{}", rec.dump());
+    assert!(
+        rec.wait(20_000.0, |r| numbered(r, "n:").len() >= N).await,
+        "{}",
+        rec.dump()
+    );
     let echoed = numbered(&rec, "n:");
-    assert_eq!(echoed, (0..N).collect::<Vec<_>>(), "every echo once, in order");
+    assert_eq!(
+        echoed,
+        (0..N).collect::<Vec<_>>(),
+        "every echo once, in order"
+    );
     assert_eq!(server_tally(&c, &rec).await, (N, 0, 0), "at the server");
     assert_eq!(opened_on(&rec), [WebSocket, Sse], "{}", rec.dump());
     web_sys::console::log_1(
@@ -332,11 +383,18 @@ async fn proxied_case(name: &str, mode: &str, expect: TransportKind) {
     let (c, rec) = client_with(UrlSource::Fixed(proxied_base()), chain(&TransportKind::ALL));
     let queued = c.send(text("queued:0"));
     assert_eq!(queued, SendOutcome::Queued);
-    assert!(rec.wait(15_000.0, |r| r.opens() == 1).await, "{name}: {}", rec.dump());
+    assert!(
+        rec.wait(15_000.0, |r| r.opens() == 1).await,
+        "{name}: {}",
+        rec.dump()
+    );
     assert_eq!(opened_on(&rec), [expect], "{name}: {}", rec.dump());
     assert_eq!(moves(&rec).first(), Some(&(WebSocket, Sse)), "{name}");
     let ms = first_echo(&c, &rec, t0, "probe", 5_000.0).await;
-    report(&format!("chain {name} → {expect}: construction to first echo"), ms);
+    report(
+        &format!("chain {name} → {expect}: construction to first echo"),
+        ms,
+    );
     // The message queued before the WebSocket attempt went out once, on the transport that
     // was trusted.
     let queued = Payload::Text("queued:0".into());
@@ -352,7 +410,12 @@ async fn a_hanging_websocket_upgrade_is_abandoned_at_its_deadline() {
 
 #[wasm_bindgen_test]
 async fn an_upgrade_that_then_drops_every_frame_is_never_trusted() {
-    proxied_case("upgrade accepted, frames dropped", "drop-after-upgrade", Sse).await;
+    proxied_case(
+        "upgrade accepted, frames dropped",
+        "drop-after-upgrade",
+        Sse,
+    )
+    .await;
 }
 
 #[wasm_bindgen_test]
@@ -366,12 +429,21 @@ async fn black_hole(kind: TransportKind) {
     fault("recover").await;
     proxy("pass").await;
     let (c, rec) = client_with(UrlSource::Fixed(proxied_base()), chain(&[kind]));
-    assert!(rec.wait(5_000.0, |r| r.opens() == 1).await, "{}", rec.dump());
+    assert!(
+        rec.wait(5_000.0, |r| r.opens() == 1).await,
+        "{}",
+        rec.dump()
+    );
     let from = rec.len();
     proxy("blackhole").await;
     let at = now();
     assert!(
-        rec.wait(6_000.0, |r| r.0.borrow().iter().skip(from).any(|(_, e)| is_dead_link(e)))
+        rec.wait(6_000.0, |r| r
+            .0
+            .borrow()
+            .iter()
+            .skip(from)
+            .any(|(_, e)| is_dead_link(e)))
             .await,
         "{kind}: black hole not detected: {}",
         rec.dump()
@@ -379,7 +451,11 @@ async fn black_hole(kind: TransportKind) {
     let detected = rec.time_of(from, is_dead_link).unwrap() - at;
     report(&format!("{kind}: black hole declared dead after"), detected);
     proxy("pass").await;
-    assert!(rec.wait(8_000.0, |r| r.opens() == 2).await, "{}", rec.dump());
+    assert!(
+        rec.wait(8_000.0, |r| r.opens() == 2).await,
+        "{}",
+        rec.dump()
+    );
     first_echo(&c, &rec, at, "healed", 3_000.0).await;
     c.close(1000, "done").unwrap();
 }
@@ -402,7 +478,11 @@ async fn the_seventh_connection_to_one_origin_ends_in_a_deadline_not_a_hang() {
         .map(|_| client_with(UrlSource::Fixed(base()), chain(&[Sse])))
         .collect();
     for (_, rec) in &holders {
-        assert!(rec.wait(5_000.0, |r| r.opens() >= 1).await, "{}", rec.dump());
+        assert!(
+            rec.wait(5_000.0, |r| r.opens() >= 1).await,
+            "{}",
+            rec.dump()
+        );
     }
     let t0 = now();
     let (c, rec) = client_with(UrlSource::Fixed(base()), chain(&[Sse, LongPolling]));
@@ -417,9 +497,16 @@ async fn the_seventh_connection_to_one_origin_ends_in_a_deadline_not_a_hang() {
         let _ = h.close(1000, "done");
     }
     assert!(left, "the seventh attempt hung: {}", rec.dump());
-    report("seventh connection to one origin: left the stuck attempt after", waited);
+    report(
+        "seventh connection to one origin: left the stuck attempt after",
+        waited,
+    );
     assert!(waited < 4_500.0, "took {waited} ms");
-    assert!(rec.wait(15_000.0, |r| r.opens() == 1).await, "{}", rec.dump());
+    assert!(
+        rec.wait(15_000.0, |r| r.opens() == 1).await,
+        "{}",
+        rec.dump()
+    );
     first_echo(&c, &rec, t0, "probe", 5_000.0).await;
     c.close(1000, "done").unwrap();
 }
