@@ -46,7 +46,7 @@
 //! | `/_fault/accept-sse` | undo `refuse-sse` |
 //! | `/_fault/buffer-sse` | SSE streams hold every byte after the headers (the `:ok` comment included) until 64 KiB accumulated or the fault is cleared, like a buffering proxy |
 //! | `/_fault/unbuffer-sse` | undo `buffer-sse`; what was held goes out at once |
-//! | `/_fault/kill-polls?ms=N` | a poll GET still unanswered after N ms (at most 600000) is killed: its connection closes with no answer; `ms=0` turns it off |
+//! | `/_fault/kill-polls?ms=N` | a poll GET still unanswered after N ms (at most 600000) is killed: its `200` head and one byte go out, then the connection dies mid-body (an answer that never started would be retried by browsers unseen); `ms=0` turns it off |
 //! | `/_fault/gateway-timeout?ms=N` | a poll GET held N ms (at most 600000) is answered `504`, like a gateway giving up; `ms=0` turns it off |
 //! | `/_fault/recover` | clear every fault (including the SSE and poll ones); connections parked by `silent`/`hold` are dropped |
 //! | `/_fault/restart` | forget every session as a restarted server would: every open WebSocket, SSE stream and held poll is dropped, the session store is emptied and `on_close` runs for each session; a resume afterwards gets WELCOME `resume = 2` |

@@ -174,6 +174,35 @@ pub(crate) fn kill() -> Response {
     answer
 }
 
+/// Marks an answer [`cut`] short (it is not counted as answered).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Cut;
+
+/// An answer cut off mid-body, like a proxy that killed a held response: `200` and its head go
+/// out, then one byte of a batch that promises more, then the connection dies (hyper aborts it
+/// when the body fails). A browser's `fetch` then fails reading the body. An answer that never
+/// started ([`kill`]) would not do for this: browsers transparently retry a GET whose reused
+/// connection closed before any answer (Firefox up to ten times), so the fault would never show.
+pub(crate) fn cut() -> Response {
+    use futures_util::StreamExt;
+    // A varint length of 100 with no frame behind it; the pause lets hyper flush the head and
+    // that byte before the failure aborts the connection.
+    let cut_short = futures_util::stream::once(async {
+        Ok::<Bytes, std::io::Error>(Bytes::from_static(&[100]))
+    })
+    .chain(futures_util::stream::once(async {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        Err(std::io::Error::other("cut by a fault"))
+    }));
+    let mut answer = Response::new(Body::from_stream(cut_short));
+    answer.headers_mut().insert(
+        axum::http::header::CONTENT_TYPE,
+        axum::http::HeaderValue::from_static("application/octet-stream"),
+    );
+    answer.extensions_mut().insert(Cut);
+    answer
+}
+
 #[cfg(test)]
 mod tests {
     use super::query_param;

@@ -5,11 +5,11 @@
 //! arrive by `POST {base}/send` (`send.rs`), through the same link.
 //!
 //! The waiting request watches the faults itself: `drop`/`down` kill it (no answer at all),
-//! `silent` parks it and then kills it, `kill-polls` and `gateway-timeout` end it after their
-//! time. Whatever its frames were, the next poll's cursor brings the data back.
+//! `silent` parks it and then kills it, `kill-polls` cuts its answer off mid-body and
+//! `gateway-timeout` answers `504`, each after its time. Whatever its frames were, the next poll's cursor brings the data back.
 
 use crate::faults::{FaultEvent, FaultWatch};
-use crate::http::{bad_request, batch, gone, kill, query_param, read_body, Kill};
+use crate::http::{bad_request, batch, cut, gone, kill, query_param, read_body, Cut, Kill};
 use crate::link::{self, until, Downstream, Kind, Request};
 use crate::{lifecycle, Shared};
 use axum::body::{Body, Bytes};
@@ -71,7 +71,8 @@ pub(crate) async fn poll(State(shared): State<Arc<Shared>>, RawQuery(query): Raw
     let arrived = Instant::now();
     let watch = shared.faults.watch();
     let answer = answer_poll(&shared, query.as_deref(), watch, arrived).await;
-    if answer.extensions().get::<Kill>().is_none() {
+    let ext = answer.extensions();
+    if ext.get::<Kill>().is_none() && ext.get::<Cut>().is_none() {
         shared.polls.fetch_add(1, Ordering::Relaxed);
     }
     answer
@@ -125,7 +126,7 @@ async fn wait(
             }
             kill()
         }
-        () = until(kill_after.map(|d| arrived + d)) => kill(),
+        () = until(kill_after.map(|d| arrived + d)) => cut(),
         () = until(gateway_after.map(|d| arrived + d)) => {
             (StatusCode::GATEWAY_TIMEOUT, "gateway timeout (fault)").into_response()
         }

@@ -674,16 +674,28 @@ async fn buffer_sse_lets_go_once_64_kib_accumulated() {
 }
 
 #[tokio::test]
-async fn kill_polls_ends_a_held_poll_without_an_answer() {
+async fn kill_polls_cuts_a_held_poll_off_mid_body() {
     let server = start(ServerConfig::test_profile()).await;
     let w = poll_client(server.addr).await;
     fault(&server, "/_fault/kill-polls?ms=200").await;
     let started = Instant::now();
-    assert!(
-        poll(server.addr, &w.session, 0, true).await.is_none(),
-        "no answer"
-    );
+    let path = format!("/holdfast/poll?session={}&cursor=0", w.session);
+    let mut conn = Conn::send(server.addr, "GET", &path, &[], &[]).await;
+    let (status, _) = conn.head(Duration::from_secs(3)).await.expect("a head");
+    assert_eq!(status, 200);
     assert!(started.elapsed() >= Duration::from_millis(190));
+    let mut body = Vec::new();
+    let end = loop {
+        match conn.body_chunk(Duration::from_secs(3)).await {
+            Ok(bytes) => body.extend(bytes),
+            Err(end) => break end,
+        }
+    };
+    assert!(matches!(end, BodyEnd::Aborted), "{end:?}");
+    assert!(
+        holdfast::protocol::split_batch(&body).is_err(),
+        "what arrived is not a whole batch"
+    );
     // A short poll is answered before the fault's time.
     assert_eq!(poll_status(server.addr, &w.session).await, 200);
     let s = stats(&server).await;

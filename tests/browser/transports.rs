@@ -57,6 +57,13 @@ async fn first_echo(c: &Client, rec: &Recorder, t0: f64, probe: &str, timeout_ms
 /// server declared dead within the window, and the reconnect on the same transport.
 async fn alone(kind: TransportKind) {
     fault("recover").await;
+    // POSTs of earlier tests may still be finishing (each is bounded by its own timeout).
+    for _ in 0..500 {
+        if live_counts().requests == 0 {
+            break;
+        }
+        sleep(10).await;
+    }
     let before = live_counts();
     let t0 = now();
     let (c, rec) = client_with(UrlSource::Fixed(base()), chain(&[kind]));
@@ -221,7 +228,8 @@ async fn killed_held_polls_end_on_short_polling_without_overlaps() {
     fault("recover").await;
     fault("refuse-ws").await;
     fault("refuse-sse").await;
-    // The test profile holds a poll 1 s; every held poll dies after 300 ms.
+    // The test profile holds a poll 1 s; every poll still held after 300 ms is cut off
+    // mid-answer, as by a proxy that kills held responses.
     fault("kill-polls?ms=300").await;
     let t0 = now();
     let config = Config {
