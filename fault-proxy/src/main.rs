@@ -12,9 +12,9 @@
 //! | control route | effect |
 //! |---|---|
 //! | `/mode/pass` | forward everything (the default) |
-//! | `/mode/blackhole` | every connection, open or new, stops forwarding both ways; nothing is closed |
-//! | `/mode/blackhole-down` | server → client bytes are discarded |
-//! | `/mode/blackhole-up` | client → server bytes are discarded |
+//! | `/mode/blackhole` | every connection, open or new, stops forwarding both ways; nothing is closed; the connections it caught stay dead after the mode changes |
+//! | `/mode/blackhole-down` | the same, server → client only |
+//! | `/mode/blackhole-up` | the same, client → server only |
 //! | `/mode/refuse-upgrade` | a new connection whose first request asks for a WebSocket upgrade gets `403` |
 //! | `/mode/hang-upgrade` | such a request is never answered (held until the mode changes) |
 //! | `/mode/drop-after-upgrade` | the upgrade goes through, then every byte after the `101` is discarded both ways |
@@ -59,18 +59,16 @@ impl Mode {
         })
     }
 
-    /// Whether bytes in this direction are discarded for a connection (`upgraded`: it is a
-    /// WebSocket that went through under `drop-after-upgrade`).
-    fn discards(self, down: bool, upgraded_and_dropping: bool) -> bool {
-        upgraded_and_dropping
-            || match self {
-                Mode::Blackhole => true,
-                Mode::BlackholeDown => down,
-                Mode::BlackholeUp => !down,
-                Mode::Pass | Mode::RefuseUpgrade | Mode::HangUpgrade | Mode::DropAfterUpgrade => {
-                    false
-                }
+    /// The directions this mode black-holes: `(server → client, client → server)`.
+    fn holes(self) -> (bool, bool) {
+        match self {
+            Mode::Blackhole => (true, true),
+            Mode::BlackholeDown => (true, false),
+            Mode::BlackholeUp => (false, true),
+            Mode::Pass | Mode::RefuseUpgrade | Mode::HangUpgrade | Mode::DropAfterUpgrade => {
+                (false, false)
             }
+        }
     }
 }
 
@@ -269,13 +267,19 @@ async fn proxy(mut client: TcpStream, state: Arc<State>) {
     let mut upgraded = !dropping;
     let mut up = [0u8; 16 * 1024];
     let mut down = [0u8; 16 * 1024];
+    // A black hole is for good for the connections it caught: a path that lost bytes never
+    // carries a valid stream again (TCP itself never drops bytes from a live connection), so
+    // only connections made after the mode went back to `pass` work.
+    let (mut hole_down, mut hole_up) = (false, false);
     loop {
-        let current = *mode.borrow();
+        let (down_now, up_now) = mode.borrow().holes();
+        hole_down |= down_now || (dropping && upgraded);
+        hole_up |= up_now || (dropping && upgraded);
         tokio::select! {
             r = cr.read(&mut up) => match r {
                 Ok(0) | Err(_) => return,
                 Ok(n) => {
-                    if !current.discards(false, dropping && upgraded)
+                    if !hole_up
                         && sw.write_all(up.get(..n).unwrap_or_default()).await.is_err()
                     {
                         return;
@@ -286,7 +290,7 @@ async fn proxy(mut client: TcpStream, state: Arc<State>) {
                 Ok(0) | Err(_) => return,
                 Ok(n) => {
                     let bytes = down.get(..n).unwrap_or_default();
-                    if !current.discards(true, dropping && upgraded)
+                    if !hole_down
                         && cw.write_all(bytes).await.is_err()
                     {
                         return;

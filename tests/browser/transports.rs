@@ -255,10 +255,14 @@ async fn killed_held_polls_end_on_short_polling_without_overlaps() {
     );
     // It stays on short polling: 3 s at its interval without a reconnect.
     let opens = rec.opens();
+    let polls_before = server_stat("polls").await;
     for i in 0..30 {
         c.send(text(&format!("p:{i}")));
         sleep(100).await;
     }
+    // About one poll per 250 ms interval plus its round trip (3 s → ~10), not a tight loop.
+    let polls = server_stat("polls").await - polls_before;
+    assert!((4..=16).contains(&polls), "{polls} polls in 3 s");
     assert!(rec.wait(3_000.0, |r| numbered(r, "p:").len() == 30).await);
     assert_eq!(numbered(&rec, "p:"), (0..30).collect::<Vec<_>>());
     assert_eq!(
@@ -517,4 +521,101 @@ async fn the_seventh_connection_to_one_origin_ends_in_a_deadline_not_a_hang() {
     );
     first_echo(&c, &rec, t0, "probe", 5_000.0).await;
     c.close(1000, "done").unwrap();
+}
+
+/// WebSocket through the proxy under the network faults the proxy makes: a reset is noticed at
+/// once (F6), a black hole in the server → client direction is declared dead (F4), and one in
+/// the client → server direction ends in the server's idle timeout (F5); after each, the session
+/// resumes and what was sent meanwhile arrives once.
+#[wasm_bindgen_test]
+async fn websocket_through_the_proxy_survives_reset_and_one_way_black_holes() {
+    fault("recover").await;
+    proxy("pass").await;
+    let (c, rec) = client_with(UrlSource::Fixed(proxied_base()), chain(&[WebSocket]));
+    assert!(
+        rec.wait(5_000.0, |r| r.opens() == 1).await,
+        "{}",
+        rec.dump()
+    );
+    let mut sent = 0;
+    for mode in ["reset", "blackhole-down", "blackhole-up"] {
+        let opens = rec.opens();
+        let at = now();
+        proxy(mode).await;
+        for _ in 0..3 {
+            c.send(text(&format!("n:{sent}")));
+            sent += 1;
+        }
+        if mode != "reset" {
+            sleep(1_000).await;
+            proxy("pass").await; // new connections pass; the black-holed one is dead anyway
+        }
+        assert!(
+            rec.wait(8_000.0, |r| r.opens() == opens + 1).await,
+            "{mode}: no reconnect: {}",
+            rec.dump()
+        );
+        report(
+            &format!("websocket via proxy, {mode}: reopened after"),
+            now() - at,
+        );
+        assert!(
+            rec.wait(3_000.0, |r| numbered(r, "n:").len() == sent).await,
+            "{mode}: {:?}",
+            numbered(&rec, "n:")
+        );
+    }
+    assert_eq!(numbered(&rec, "n:"), (0..sent).collect::<Vec<_>>());
+    assert_eq!(server_tally(&c, &rec).await, (sent, 0, 0));
+    c.close(1000, "done").unwrap();
+}
+
+/// A first figure per transport (the benchmark issue formalises it): 2000 echoes as fast as the
+/// transport carries them, all delivered in order.
+#[wasm_bindgen_test]
+async fn throughput_per_transport() {
+    const N: usize = 2_000;
+    for kind in TransportKind::ALL {
+        fault("recover").await;
+        let config = Config {
+            queue_max_messages: 2 * N,
+            queue_max_bytes: 1 << 22,
+            ..chain(&[kind])
+        };
+        let (c, rec) = client_with(UrlSource::Fixed(base()), config);
+        assert!(
+            rec.wait(5_000.0, |r| r.opens() == 1).await,
+            "{}",
+            rec.dump()
+        );
+        let t0 = now();
+        // At most 500 messages outstanding: the server ends a session that leaves more than
+        // 1024 of its messages unacknowledged (short polling acknowledges once per interval).
+        let mut i = 0;
+        while i < N {
+            let echoed = rec.count(|e| matches!(e, Event::Message(_)));
+            while i < N && i < echoed + 500 {
+                c.send(text(&format!("n:{i}")));
+                i += 1;
+            }
+            sleep(1).await;
+        }
+        assert!(
+            rec.wait(30_000.0, |r| numbered(r, "n:").len() >= N).await,
+            "{kind}: {} of {N}",
+            numbered(&rec, "n:").len()
+        );
+        let secs = (now() - t0) / 1000.0;
+        assert_eq!(numbered(&rec, "n:"), (0..N).collect::<Vec<_>>(), "{kind}");
+        web_sys::console::log_1(
+            &format!(
+                "THROUGHPUT {kind} {}: {N} echoes in {:.0} ms = {:.0} msg/s each way",
+                user_agent(),
+                secs * 1000.0,
+                N as f64 / secs
+            )
+            .into(),
+        );
+        c.close(1000, "done").unwrap();
+    }
 }
