@@ -126,7 +126,8 @@ pub enum OverflowPolicy {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
     /// Fallback chain, best first. Default `[websocket, sse, long-polling, polling]`. Must be
-    /// non-empty, without repeats.
+    /// non-empty, without repeats. Raw mode supports `[websocket]` only (the JS options default
+    /// to that in raw mode; a Rust `Config` must say so).
     pub transports: Vec<TransportKind>,
     /// Per-kind connect deadlines overriding `connect_timeout_ms`, indexed by
     /// [`TransportKind::index`] (`connectTimeouts: { sse: 3000 }` in JS). Default: none.

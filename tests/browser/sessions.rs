@@ -85,18 +85,14 @@ async fn numbered_streams_survive_connections_dropped_every_200_to_700_ms() {
 /// every 200–700 ms: every one arrives once and in order on both sides, and no gap is reported.
 pub async fn churn(kind: TransportKind) {
     fault("recover").await;
-    let config = Config {
-        transports: vec![kind],
-        queue_max_messages: 2 * N,
-        queue_max_bytes: 1 << 22,
-        ..test_config()
-    };
-    let (c, rec) = client_with(UrlSource::Fixed(base()), config);
-    assert!(
-        rec.wait(5_000.0, |r| r.opens() == 1).await,
-        "{}",
-        rec.dump()
+    let config = roomy(
+        Config {
+            transports: vec![kind],
+            ..test_config()
+        },
+        N,
     );
+    let (c, rec) = opened_client(UrlSource::Fixed(base()), config).await;
     let started = now();
 
     // The churn: drop every connection at random intervals until told to stop.

@@ -284,12 +284,7 @@ async fn killed_held_polls_end_on_short_polling_without_overlaps() {
 async fn a_gateway_timeout_shorter_than_the_hold_is_an_empty_poll_and_loses_nothing() {
     fault("recover").await;
     fault("gateway-timeout?ms=400").await;
-    let (c, rec) = client_with(UrlSource::Fixed(base()), chain(&[LongPolling]));
-    assert!(
-        rec.wait(5_000.0, |r| r.opens() == 1).await,
-        "{}",
-        rec.dump()
-    );
+    let (c, rec) = opened_client(UrlSource::Fixed(base()), chain(&[LongPolling])).await;
     // Quiet stretches (every held poll ends in a 504), then numbered bursts.
     for burst in 0..5 {
         sleep(700).await;
@@ -344,13 +339,8 @@ async fn the_transport_that_worked_is_where_the_next_client_in_the_tab_starts() 
 async fn a_forced_switch_mid_stream_continues_on_sse_with_nothing_lost() {
     const N: usize = 1_000;
     fault("recover").await;
-    let config = Config {
-        queue_max_messages: 2 * N,
-        queue_max_bytes: 1 << 22,
-        ..chain(&TransportKind::ALL)
-    };
-    let (c, rec) = client_with(UrlSource::Fixed(base()), config);
-    assert!(rec.wait(5_000.0, |r| r.opens() == 1).await);
+    let config = roomy(chain(&TransportKind::ALL), N);
+    let (c, rec) = opened_client(UrlSource::Fixed(base()), config).await;
     assert_eq!(opened_on(&rec), [WebSocket]);
     for i in 0..N {
         c.send(text(&format!("n:{i}")));
@@ -440,12 +430,7 @@ async fn a_proxy_that_refuses_the_upgrade_is_left_at_once() {
 async fn black_hole(kind: TransportKind) {
     fault("recover").await;
     proxy("pass").await;
-    let (c, rec) = client_with(UrlSource::Fixed(proxied_base()), chain(&[kind]));
-    assert!(
-        rec.wait(5_000.0, |r| r.opens() == 1).await,
-        "{}",
-        rec.dump()
-    );
+    let (c, rec) = opened_client(UrlSource::Fixed(proxied_base()), chain(&[kind])).await;
     let from = rec.len();
     proxy("blackhole").await;
     let at = now();
@@ -531,12 +516,7 @@ async fn the_seventh_connection_to_one_origin_ends_in_a_deadline_not_a_hang() {
 async fn websocket_through_the_proxy_survives_reset_and_one_way_black_holes() {
     fault("recover").await;
     proxy("pass").await;
-    let (c, rec) = client_with(UrlSource::Fixed(proxied_base()), chain(&[WebSocket]));
-    assert!(
-        rec.wait(5_000.0, |r| r.opens() == 1).await,
-        "{}",
-        rec.dump()
-    );
+    let (c, rec) = opened_client(UrlSource::Fixed(proxied_base()), chain(&[WebSocket])).await;
     let mut sent = 0;
     for mode in ["reset", "blackhole-down", "blackhole-up"] {
         let opens = rec.opens();
@@ -577,17 +557,8 @@ async fn throughput_per_transport() {
     const N: usize = 2_000;
     for kind in TransportKind::ALL {
         fault("recover").await;
-        let config = Config {
-            queue_max_messages: 2 * N,
-            queue_max_bytes: 1 << 22,
-            ..chain(&[kind])
-        };
-        let (c, rec) = client_with(UrlSource::Fixed(base()), config);
-        assert!(
-            rec.wait(5_000.0, |r| r.opens() == 1).await,
-            "{}",
-            rec.dump()
-        );
+        let config = roomy(chain(&[kind]), N);
+        let (c, rec) = opened_client(UrlSource::Fixed(base()), config).await;
         let t0 = now();
         // At most 500 messages outstanding: the server ends a session that leaves more than
         // 1024 of its messages unacknowledged (short polling acknowledges once per interval).

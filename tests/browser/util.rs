@@ -161,6 +161,26 @@ pub fn client_with(url: UrlSource, config: Config) -> (Client, Recorder) {
     (client, rec)
 }
 
+/// [`client_with`], waiting (5 s at most) for its first `open`.
+pub async fn opened_client(url: UrlSource, config: Config) -> (Client, Recorder) {
+    let (c, rec) = client_with(url, config);
+    assert!(
+        rec.wait(5_000.0, |r| r.opens() == 1).await,
+        "never opened: {}",
+        rec.dump()
+    );
+    (c, rec)
+}
+
+/// `config` with an outbox big enough for `n` messages in flight each way.
+pub fn roomy(config: Config, n: usize) -> Config {
+    Config {
+        queue_max_messages: 2 * n,
+        queue_max_bytes: 1 << 22,
+        ..config
+    }
+}
+
 pub fn client() -> (Client, Recorder) {
     client_with(UrlSource::Fixed(base()), test_config())
 }
