@@ -18,18 +18,45 @@ fn roundtrip(f: Frame) {
 }
 
 #[test]
+fn a_hello_without_flags_is_not_a_probe_and_a_probe_is_a_trailing_flag() {
+    let plain = Frame::Hello(Hello {
+        min_version: 1,
+        max_version: 1,
+        session: Some("s".into()),
+        last_seq: 7,
+        probe: false,
+    });
+    let probe = Frame::Hello(Hello {
+        min_version: 1,
+        max_version: 1,
+        session: Some("s".into()),
+        last_seq: 7,
+        probe: true,
+    });
+    let (a, b) = (encode(&plain), encode(&probe));
+    // The probe is the plain HELLO plus one flags byte: a peer that ignores trailing bytes
+    // reads it as a plain HELLO.
+    assert_eq!(&b[..a.len()], &a[..]);
+    assert_eq!(b.len(), a.len() + 1);
+    assert_eq!(decode(&a, &Limits::default()), Ok(Decoded::Frame(plain)));
+    assert_eq!(decode(&b, &Limits::default()), Ok(Decoded::Frame(probe)));
+}
+
+#[test]
 fn every_frame_type_round_trips() {
     roundtrip(Frame::Hello(Hello {
         min_version: 1,
         max_version: 3,
         session: None,
         last_seq: 0,
+        probe: false,
     }));
     roundtrip(Frame::Hello(Hello {
         min_version: 1,
         max_version: 1,
         session: Some("abc_DEF-123".into()),
         last_seq: u64::MAX,
+        probe: true,
     }));
     roundtrip(Frame::Welcome(Welcome {
         version: 1,
@@ -308,14 +335,16 @@ fn frame() -> impl Strategy<Value = Frame> {
             any::<u64>(),
             any::<u64>(),
             proptest::option::of(session()),
-            any::<u64>()
+            any::<u64>(),
+            any::<bool>()
         )
             .prop_map(
-                |(min_version, max_version, session, last_seq)| Frame::Hello(Hello {
+                |(min_version, max_version, session, last_seq, probe)| Frame::Hello(Hello {
                     min_version,
                     max_version,
                     session,
-                    last_seq
+                    last_seq,
+                    probe,
                 })
             ),
         (

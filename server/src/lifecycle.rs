@@ -98,13 +98,16 @@ impl Refusal {
 /// attaches (see [`attach`]) and counts the handshake. The WELCOME comes out of the first
 /// [`Attachment::step`]; call [`Attachment::welcomed`] once it is written.
 pub(crate) fn open(shared: &Arc<Shared>, hello: &Hello) -> Result<Attachment, Refusal> {
-    if hello.min_version > VERSION || hello.max_version < VERSION {
+    check_version(hello)?;
+    if hello.probe {
+        // Probes exist for moving a session up to WebSocket; an HTTP route must never mistake
+        // one for a takeover.
         return Err(Refusal::new(
-            ErrorCode::VersionUnsupported,
-            "this server speaks protocol version 1 only",
+            ErrorCode::BadFrame,
+            "probes are answered over WebSocket only",
             0,
             1002,
-            "version unsupported",
+            "unexpected probe",
         ));
     }
     let attachment = attach(shared, hello).map_err(|full| {
@@ -118,6 +121,42 @@ pub(crate) fn open(shared: &Arc<Shared>, hello: &Hello) -> Result<Attachment, Re
     })?;
     shared.handshakes.fetch_add(1, Ordering::Relaxed);
     Ok(attachment)
+}
+
+fn check_version(hello: &Hello) -> Result<(), Refusal> {
+    if hello.min_version > VERSION || hello.max_version < VERSION {
+        return Err(Refusal::new(
+            ErrorCode::VersionUnsupported,
+            "this server speaks protocol version 1 only",
+            0,
+            1002,
+            "version unsupported",
+        ));
+    }
+    Ok(())
+}
+
+/// Answers a probe HELLO (PROTOCOL.md §4): the WELCOME of the live session it names, without
+/// attaching — delivery stays on the session's current connection until a plain HELLO on the
+/// probing connection takes it over. A probe for no live session is refused (ERROR 3, CLOSE
+/// 1000): there is nothing to move.
+pub(crate) fn probe(shared: &Shared, hello: &Hello) -> Result<Frame, Refusal> {
+    check_version(hello)?;
+    hello
+        .session
+        .as_deref()
+        .and_then(|id| shared.hub.store().get(id))
+        .and_then(|entry| entry.lock().probe_welcome())
+        .map(Frame::Welcome)
+        .ok_or_else(|| {
+            Refusal::new(
+                ErrorCode::SessionUnknown,
+                "no live session to probe",
+                0,
+                1000,
+                "probe: no session",
+            )
+        })
 }
 
 /// Attaches a connection that sent `hello` (version already checked): to the session it names

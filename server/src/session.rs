@@ -303,15 +303,7 @@ impl ServerSession {
             Some(asked) if asked == self.id => ResumeOutcome::Resumed,
             Some(_) => ResumeOutcome::Failed,
         };
-        let welcome = Frame::Welcome(Welcome {
-            version: VERSION,
-            session: self.id.clone(),
-            resume,
-            ack: self.inbound.last,
-            ping_interval_ms: self.config.ping_interval_ms,
-            idle_timeout_ms: self.config.idle_timeout_ms,
-            max_message_bytes: u64::try_from(self.config.max_message_bytes).unwrap_or(u64::MAX),
-        });
+        let welcome = Frame::Welcome(self.welcome(resume));
         self.transmit(now, welcome);
         // A client starting fresh has received nothing: everything logged goes out (normally
         // nothing; a broadcast may have reached the session before its first WELCOME).
@@ -323,6 +315,30 @@ impl ServerSession {
         };
         self.transmit_logged_after(now, received);
         self.attachment
+    }
+
+    /// The WELCOME for a probe HELLO (PROTOCOL.md §4): `resumed`, with the session's current
+    /// ack, and nothing else — the probe does not attach, so delivery stays where it is. `None`
+    /// once the session has ended (the probe is refused like an unknown session).
+    pub fn probe_welcome(&self) -> Option<Welcome> {
+        match self.state {
+            SessionState::Ended { .. } => None,
+            SessionState::Attached { .. } | SessionState::Detached { .. } => {
+                Some(self.welcome(ResumeOutcome::Resumed))
+            }
+        }
+    }
+
+    fn welcome(&self, resume: ResumeOutcome) -> Welcome {
+        Welcome {
+            version: VERSION,
+            session: self.id.clone(),
+            resume,
+            ack: self.inbound.last,
+            ping_interval_ms: self.config.ping_interval_ms,
+            idle_timeout_ms: self.config.idle_timeout_ms,
+            max_message_bytes: u64::try_from(self.config.max_message_bytes).unwrap_or(u64::MAX),
+        }
     }
 
     /// The transport of `attachment` ended (socket closed, dropped or failed). Ignored unless it
@@ -700,6 +716,7 @@ mod tests {
             max_version: 1,
             session: session.map(str::to_owned),
             last_seq,
+            probe: false,
         }
     }
 
@@ -722,6 +739,22 @@ mod tests {
                 _ => None,
             })
             .collect()
+    }
+
+    #[test]
+    fn a_probe_welcome_leaves_the_attachment_and_the_log_alone() {
+        let (mut s, number) = attached();
+        s.send(at(10), Message::Text("m".into())).unwrap();
+        let before = drain(&mut s);
+        let w = s.probe_welcome().unwrap();
+        assert_eq!(w.resume, ResumeOutcome::Resumed);
+        assert_eq!(w.session, s.id());
+        assert!(s.is_current(number), "a probe does not take over");
+        assert!(s.poll_output().is_none(), "a probe transmits nothing");
+        assert_eq!(s.log_len(), 1);
+        assert!(!before.is_empty());
+        s.close(1000, "bye");
+        assert_eq!(s.probe_welcome(), None, "an ended session refuses probes");
     }
 
     fn welcome_of(outputs: &[Output]) -> Welcome {

@@ -137,20 +137,46 @@ async fn run(mut socket: WebSocket, shared: Arc<Shared>) {
     };
     let handshake_timeout = Duration::from_millis(shared.config.handshake_timeout_ms);
 
-    let hello = tokio::select! {
-        event = faults.next() => return finish(socket, End::Fault(event), &mut faults).await,
-        read = timeout(handshake_timeout, read_hello(&mut socket, &limits)) => match read {
-            Ok(Ok(hello)) => hello,
-            Ok(Err(end)) => return finish(socket, end, &mut faults).await,
-            Err(_) => {
-                let end = End::Close {
-                    frames: vec![close_frame(1002, "handshake timeout")],
-                    code: 1002,
-                    reason: "handshake timeout".to_owned(),
-                };
-                return finish(socket, end, &mut faults).await;
+    let mut probed = false;
+    let hello = loop {
+        let hello = tokio::select! {
+            event = faults.next() => return finish(socket, End::Fault(event), &mut faults).await,
+            read = timeout(handshake_timeout, read_hello(&mut socket, &limits)) => match read {
+                Ok(Ok(hello)) => hello,
+                Ok(Err(end)) => return finish(socket, end, &mut faults).await,
+                Err(_) => {
+                    let end = End::Close {
+                        frames: vec![close_frame(1002, "handshake timeout")],
+                        code: 1002,
+                        reason: "handshake timeout".to_owned(),
+                    };
+                    return finish(socket, end, &mut faults).await;
+                }
+            },
+        };
+        if !hello.probe {
+            break hello;
+        }
+        // A probe (upgrade back, PROTOCOL.md §4): WELCOME without attaching, then wait for the
+        // plain HELLO that takes the session over on this connection. One probe per connection.
+        let welcome = match (probed, lifecycle::probe(&shared, &hello)) {
+            (false, Ok(welcome)) => welcome,
+            (true, _) => {
+                let refusal = Refusal::new(
+                    ErrorCode::BadFrame,
+                    "a second probe on one connection",
+                    0,
+                    1002,
+                    "expected HELLO",
+                );
+                return finish(socket, refusal.into(), &mut faults).await;
             }
-        },
+            (false, Err(refusal)) => return finish(socket, refusal.into(), &mut faults).await,
+        };
+        probed = true;
+        if let Err(end) = send_frame(&mut socket, &welcome, handshake_timeout).await {
+            return finish(socket, end, &mut faults).await;
+        }
     };
     let attachment = match lifecycle::open(&shared, &hello) {
         Ok(attachment) => attachment,

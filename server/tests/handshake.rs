@@ -59,6 +59,7 @@ async fn a_version_range_without_1_gets_error_2_and_close_1002() {
         max_version: 5,
         session: None,
         last_seq: 0,
+        probe: false,
     });
     send(&mut ws, &hello).await;
     match expect_frame(&mut ws).await {
@@ -78,6 +79,7 @@ async fn a_range_that_includes_1_is_accepted() {
         max_version: 9,
         session: None,
         last_seq: 0,
+        probe: false,
     });
     send(&mut ws, &hello).await;
     match expect_frame(&mut ws).await {

@@ -204,6 +204,7 @@ async fn a_refused_sse_handshake_is_error_and_close_events_then_the_end() {
         max_version: 3,
         session: None,
         last_seq: 0,
+        probe: false,
     });
     let mut sse = Sse::open(server.addr, &sse_path(&v2), &[]).await;
     assert_eq!(sse.status, 200);

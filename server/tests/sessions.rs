@@ -260,3 +260,60 @@ async fn at_the_session_bound_a_new_handshake_gets_try_later_but_a_resume_works(
     let s = stats(&server).await;
     assert_eq!((s.sessions, s.handshakes), (1, 2));
 }
+
+/// A probe HELLO (upgrade back, PROTOCOL.md §4) on a second connection is answered without
+/// taking delivery over; a plain HELLO on that connection then takes the session over, and
+/// what the old connection had not acknowledged is resent on the new one.
+#[tokio::test]
+async fn a_probe_is_welcomed_without_a_takeover_and_a_plain_hello_then_takes_over() {
+    let (server, app) = start_recorded(ServerConfig::test_profile()).await;
+    let (mut old, welcome) = server.client().await;
+    let id = welcome.session;
+    let mut probe = server.connect().await;
+    let probe_hello = match resume_hello(Some(&id), 0) {
+        Frame::Hello(h) => Frame::Hello(holdfast::protocol::Hello { probe: true, ..h }),
+        other => other,
+    };
+    send(&mut probe, &probe_hello).await;
+    let Frame::Welcome(w) = expect_frame(&mut probe).await else {
+        panic!("expected WELCOME")
+    };
+    assert_eq!(
+        (w.resume, w.session.as_str()),
+        (ResumeOutcome::Resumed, id.as_str())
+    );
+    // Delivery stayed on the old connection.
+    send(&mut old, &text(1, "still old")).await;
+    assert_eq!(next_data(&mut old).await, text(1, "still old"));
+    let seen = next(&mut probe, Duration::from_millis(300)).await;
+    assert!(matches!(seen, Seen::Nothing), "the probe got {seen:?}");
+    // The takeover: a plain HELLO on the probing connection, having seen nothing yet.
+    send(&mut probe, &resume_hello(Some(&id), 0)).await;
+    let Frame::Welcome(w) = expect_frame(&mut probe).await else {
+        panic!("expected WELCOME")
+    };
+    assert_eq!((w.resume, w.ack), (ResumeOutcome::Resumed, 1));
+    assert_eq!(next_data(&mut probe).await, text(1, "still old"), "resent");
+    send(&mut probe, &text(2, "new")).await;
+    assert_eq!(next_data(&mut probe).await, text(2, "new"));
+    eventually("one session, both messages once", || {
+        app.texts(&id) == ["still old", "new"] && app.opens(&id) == 1
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_probe_for_no_live_session_is_refused_and_creates_nothing() {
+    let server = start(ServerConfig::test_profile()).await;
+    let mut probe = server.connect().await;
+    let hello = match resume_hello(Some("nosuchsession"), 0) {
+        Frame::Hello(h) => Frame::Hello(holdfast::protocol::Hello { probe: true, ..h }),
+        other => other,
+    };
+    send(&mut probe, &hello).await;
+    match expect_frame(&mut probe).await {
+        Frame::Error(e) => assert_eq!(e.code, ErrorCode::SessionUnknown),
+        other => panic!("expected ERROR 3, got {other:?}"),
+    }
+    assert_eq!(stats(&server).await.sessions, 0);
+}

@@ -585,6 +585,7 @@ impl Machine {
             max_version: protocol::VERSION,
             session: self.session.id.clone(),
             last_seq: self.session.inbound.last,
+            probe: false,
         })
     }
 

@@ -17,6 +17,9 @@ const T_ACK: u8 = 0x07;
 const T_CLOSE: u8 = 0x08;
 const T_ERROR: u8 = 0x09;
 
+/// HELLO flags bit: this HELLO is a probe.
+const HELLO_PROBE: u64 = 1;
+
 /// Largest close code a CLOSE frame may carry.
 const MAX_CLOSE_CODE: u64 = 4999;
 
@@ -31,6 +34,11 @@ pub struct Hello {
     pub session: Option<String>,
     /// Highest server sequence number the client received in order (0 = none).
     pub last_seq: u64,
+    /// A probe (PROTOCOL.md §4): the client checks that this connection reaches its session
+    /// without taking delivery over; a plain HELLO on the same connection later takes over.
+    /// Encoded as a trailing flags varint (bit 0), absent = not a probe, so older peers that
+    /// ignore trailing bytes read a probe as an ordinary HELLO.
+    pub probe: bool,
 }
 
 /// Whether the server resumed the session the client asked for.
@@ -238,6 +246,9 @@ pub(crate) fn encode_into(out: &mut Vec<u8>, frame: &Frame) {
             put_varint(out, h.max_version);
             put_bytes(out, h.session.as_deref().unwrap_or("").as_bytes());
             put_varint(out, h.last_seq);
+            if h.probe {
+                put_varint(out, HELLO_PROBE);
+            }
         }
         Frame::Welcome(w) => {
             out.push(T_WELCOME);
@@ -304,11 +315,14 @@ pub fn decode(input: &[u8], limits: &Limits) -> Result<Decoded, DecodeError> {
             let max_version = r.varint()?;
             let session = session_field(&mut r, true)?;
             let last_seq = r.varint()?;
+            // Flags are optional (absent in HELLOs from before probes existed).
+            let flags = if r.is_empty() { 0 } else { r.varint()? };
             Frame::Hello(Hello {
                 min_version,
                 max_version,
                 session,
                 last_seq,
+                probe: flags & HELLO_PROBE != 0,
             })
         }
         T_WELCOME => {

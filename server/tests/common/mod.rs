@@ -96,6 +96,7 @@ pub fn resume_hello(session: Option<&str>, last_seq: u64) -> Frame {
         max_version: 1,
         session: session.map(str::to_owned),
         last_seq,
+        probe: false,
     })
 }
 
