@@ -14,6 +14,11 @@ export interface HoldfastOptions {
   pollIntervalMs?: number;
   /** How long the transport that opened is remembered for the tab (sessionStorage); 0 disables. Default 600000. */
   rememberTransportMs?: number;
+  /** Upgrade back: while open below the chain's WebSocket, probe it this long after open (and at once on
+   * `online` / visible), moving the session up when it works. 0 disables. Default 2000. */
+  upgradeProbeMs?: number;
+  /** The wait between probes doubles after each failed one, up to this. Default 300000. */
+  upgradeProbeMaxMs?: number;
   /** `"holdfast"` (default) speaks PROTOCOL.md to a holdfast server; `"raw"` talks to any WebSocket server. */
   protocol?: "holdfast" | "raw";
   /** Raw mode heartbeat: `ping` is sent when idle; an inbound message equal to `pong` is swallowed. */
@@ -57,7 +62,9 @@ export interface HoldfastReconnectingEvent extends Event {
 export interface HoldfastTransportEvent extends Event {
   readonly from: TransportName;
   readonly to: TransportName;
-  readonly reason: string;
+  /** `"upgrade"` when the session moved up to a better transport (upgrade back); otherwise why
+   * `from` failed before it was trusted. */
+  readonly reason: "upgrade" | string;
 }
 export interface HoldfastErrorEvent extends Event {
   readonly kind:

@@ -141,6 +141,12 @@ pub struct Config {
     /// How long the transport that opened is remembered for the tab (`sessionStorage`), so the
     /// next client starts there. 0 disables. Default 600000 ms (10 minutes).
     pub remember_transport_ms: u64,
+    /// Upgrade back: after opening on a rung below the chain's WebSocket, the first probe of
+    /// WebSocket goes out this long after open (and at once on `online` or when the page becomes
+    /// visible). 0 disables probing. Default 2000 ms.
+    pub upgrade_probe_ms: u64,
+    /// The wait between probes doubles after each failed one, up to this. Default 300000 ms.
+    pub upgrade_probe_max_ms: u64,
     /// Protocol mode. Default [`Protocol::Holdfast`].
     pub protocol: Protocol,
     /// Send a heartbeat when nothing was sent or received for this long. Default 4000 ms.
@@ -185,6 +191,8 @@ impl Default for Config {
             fallback_after_failures: 3,
             poll_interval_ms: 1_000,
             remember_transport_ms: 600_000,
+            upgrade_probe_ms: 2_000,
+            upgrade_probe_max_ms: 300_000,
             protocol: Protocol::Holdfast,
             heartbeat_interval_ms: 4_000,
             heartbeat_timeout_ms: 8_000,
@@ -309,6 +317,15 @@ impl Config {
             0,
             MAX_TIMER_MS,
         )?;
+        if self.upgrade_probe_ms != 0 {
+            ms_in("upgradeProbeMs", self.upgrade_probe_ms, 100, MAX_TIMER_MS)?;
+            ms_in(
+                "upgradeProbeMaxMs",
+                self.upgrade_probe_max_ms,
+                self.upgrade_probe_ms,
+                MAX_TIMER_MS,
+            )?;
+        }
         ms_in("reconnectDelayMs", self.reconnect_delay_ms, 1, MAX_TIMER_MS)?;
         ms_in(
             "reconnectMaxDelayMs",

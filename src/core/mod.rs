@@ -42,6 +42,7 @@ mod time;
 mod timers;
 mod transport;
 mod types;
+mod upgrade;
 
 pub use action::Action;
 pub use backoff::{ceiling_ms, full_jitter, Jitter, RetryContext, RetryPolicy, XorShift};
@@ -51,6 +52,7 @@ pub use state::{DisconnectReason, Phase, State, StateKind};
 pub use time::Instant;
 pub use timers::Timer;
 pub use types::{ConnId, Payload, RejectReason, SendOutcome, Stats};
+pub use upgrade::{ProbePhase, Upgrade};
 
 pub use close::{CLOSE_GAVE_UP, CLOSE_POLICY, CLOSE_PROTOCOL, CLOSE_TRY_LATER, FINAL_CLOSE_CODES};
 
@@ -99,6 +101,8 @@ pub struct Machine {
     rung_failures: u32,
     /// Where the first attempt starts in the chain (a remembered transport).
     start_at: usize,
+    /// Upgrade back: the probe beside an open session on a lower rung.
+    upgrade: Upgrade,
     /// Last instant any entry point was called; detects gaps in which we could not run.
     last_call: Option<Instant>,
     /// The page is hidden: timers may be throttled, network callbacks are not.
@@ -154,6 +158,7 @@ impl Machine {
             link: Link::new(TransportKind::WebSocket),
             rung_failures: 0,
             start_at: 0,
+            upgrade: Upgrade::Off,
             last_call: None,
             hidden: false,
             offline: false,
@@ -312,6 +317,11 @@ impl Machine {
         }
     }
 
+    /// The upgrade state: whether a probe is scheduled or out.
+    pub fn upgrade(&self) -> &Upgrade {
+        &self.upgrade
+    }
+
     /// The current session id (protocol mode, after the first WELCOME).
     pub fn session_id(&self) -> Option<&str> {
         self.session.id.as_deref()
@@ -404,6 +414,8 @@ impl Machine {
             (Timer::Post, State::Open { .. } | State::Connecting { .. }) => {
                 self.lost(now, DisconnectReason::SendTimeout);
             }
+            (Timer::Probe, State::Open { .. }) => self.start_probe(now),
+            (Timer::ProbeDeadline, State::Open { .. }) => self.probe_failed(now),
             (Timer::Backoff, State::Backoff { transport, attempt }) => {
                 let (transport, attempt) = (*transport, *attempt);
                 self.start_attempt(now, transport, attempt);
@@ -417,7 +429,9 @@ impl Machine {
                 | Timer::MinUptime
                 | Timer::Backoff
                 | Timer::Poll
-                | Timer::Post,
+                | Timer::Post
+                | Timer::Probe
+                | Timer::ProbeDeadline,
                 _,
             ) => {}
         }
@@ -451,6 +465,11 @@ impl Machine {
     // ----- inputs ---------------------------------------------------------------------------
 
     fn apply(&mut self, now: Instant, input: Input) {
+        if let Some(probe) = self.upgrade.probe_conn() {
+            if input_conn(&input) == Some(probe) {
+                return self.on_probe_input(now, input);
+            }
+        }
         match input {
             Input::Connect => {
                 if let State::Idle = self.state {
@@ -516,8 +535,12 @@ impl Machine {
                         self.timers.stop(Timer::Backoff);
                         self.start_attempt(now, transport, attempt);
                     }
-                    // The network changed under an open link: it may be dead, make sure.
-                    State::Open { conn, .. } => self.probe_if_enabled(now, conn),
+                    // The network changed under an open link: it may be dead, make sure. A better
+                    // transport may work on the new network too.
+                    State::Open { conn, .. } => {
+                        self.probe_if_enabled(now, conn);
+                        self.upgrade_soon(now);
+                    }
                     State::Idle | State::Connecting { .. } | State::Closed => {}
                 }
             }
@@ -541,6 +564,7 @@ impl Machine {
                     if now.since(self.heartbeat.last_heard) >= self.heartbeat.interval_ms {
                         self.probe_if_enabled(now, conn);
                     }
+                    self.upgrade_soon(now);
                 }
             }
             Input::Hidden => self.hidden = true,
@@ -849,17 +873,6 @@ impl Machine {
         else {
             return;
         };
-        let n = session::negotiate(&self.config, welcome);
-        self.limits.max_message_bytes = n.max_message_bytes;
-        self.heartbeat = Heartbeat {
-            interval_ms: n.interval_ms,
-            timeout_ms: n.timeout_ms,
-            last_sent: now,
-            last_heard: now,
-            last_pinged: now,
-            srtt_ms: self.heartbeat.srtt_ms,
-            ..Heartbeat::default()
-        };
         self.state = State::Open {
             conn,
             transport,
@@ -867,10 +880,7 @@ impl Machine {
             attempt,
         };
         self.timers.stop(Timer::Connect);
-        if self.liveness_enabled() {
-            self.timers
-                .set(Timer::Liveness, now.plus(self.heartbeat.timeout_ms));
-        }
+        self.adopt(now, welcome);
         if attempt > 0 {
             self.timers
                 .set(Timer::MinUptime, now.plus(self.config.min_uptime_ms.max(1)));
@@ -891,6 +901,27 @@ impl Machine {
         }
         let kind = self.transport_at(transport);
         self.emit(Event::Open { transport: kind });
+        self.arm_upgrade(now);
+    }
+
+    /// Takes the timers and limits a WELCOME announced for the connection that just became the
+    /// data connection, and starts its heartbeat and liveness deadline from `now`.
+    fn adopt(&mut self, now: Instant, welcome: Option<&protocol::Welcome>) {
+        let n = session::negotiate(&self.config, welcome);
+        self.limits.max_message_bytes = n.max_message_bytes;
+        self.heartbeat = Heartbeat {
+            interval_ms: n.interval_ms,
+            timeout_ms: n.timeout_ms,
+            last_sent: now,
+            last_heard: now,
+            last_pinged: now,
+            srtt_ms: self.heartbeat.srtt_ms,
+            ..Heartbeat::default()
+        };
+        if self.liveness_enabled() {
+            self.timers
+                .set(Timer::Liveness, now.plus(self.heartbeat.timeout_ms));
+        }
     }
 
     /// The current connection or attempt ended for `reason`. An attempt that was never trusted
@@ -912,6 +943,7 @@ impl Machine {
             State::Idle | State::Backoff { .. } | State::Paused { .. } | State::Closed => return,
         };
         self.disconnect(conn, 1000, &reason.to_string());
+        self.stop_upgrade();
         for t in [
             Timer::Connect,
             Timer::Liveness,
@@ -1057,6 +1089,7 @@ impl Machine {
         if let Some(conn) = self.state.conn() {
             self.disconnect(conn, code, &reason);
         }
+        self.stop_upgrade();
         self.timers.clear();
         let unsent = if closing_behind_in_flight {
             self.outbox.unsent()
@@ -1247,5 +1280,214 @@ impl Machine {
         if self.liveness_enabled() {
             self.probe(now, conn);
         }
+    }
+
+    // ----- upgrade back ---------------------------------------------------------------------
+
+    /// The chain's WebSocket rung, if the session is open below it and probing is on.
+    fn upgrade_target(&self) -> Option<usize> {
+        let State::Open { transport, .. } = self.state else {
+            return None;
+        };
+        let ws = self
+            .config
+            .transports
+            .iter()
+            .position(|t| *t == TransportKind::WebSocket)?;
+        (ws < transport && self.mode.is_session() && self.config.upgrade_probe_ms > 0).then_some(ws)
+    }
+
+    /// Just opened: schedule the first probe if there is a better rung to climb to.
+    fn arm_upgrade(&mut self, now: Instant) {
+        self.stop_upgrade();
+        if self.upgrade_target().is_some() {
+            let delay = self.config.upgrade_probe_ms;
+            self.upgrade = Upgrade::Waiting { delay };
+            self.timers.set(Timer::Probe, now.plus(delay));
+        }
+    }
+
+    /// `online` or visible again: a waiting probe goes out now, from a fresh schedule.
+    fn upgrade_soon(&mut self, now: Instant) {
+        if let Upgrade::Waiting { .. } = self.upgrade {
+            self.upgrade = Upgrade::Waiting {
+                delay: self.config.upgrade_probe_ms,
+            };
+            self.timers.set(Timer::Probe, now);
+            self.start_probe(now);
+        }
+    }
+
+    /// Drops any probe and the schedule (the session left `Open`, or moved up).
+    fn stop_upgrade(&mut self) {
+        if let Some(conn) = self.upgrade.probe_conn() {
+            self.disconnect(conn, 1000, "probe abandoned");
+        }
+        self.timers.stop(Timer::Probe);
+        self.timers.stop(Timer::ProbeDeadline);
+        self.upgrade = Upgrade::Off;
+    }
+
+    /// Opens a probe connection to the WebSocket rung; its deadline is that rung's.
+    fn start_probe(&mut self, now: Instant) {
+        let (Upgrade::Waiting { delay }, Some(target)) = (self.upgrade, self.upgrade_target())
+        else {
+            return;
+        };
+        self.timers.stop(Timer::Probe);
+        self.next_conn += 1;
+        let conn = ConnId(self.next_conn);
+        let kind = self.transport_at(target);
+        self.upgrade = Upgrade::Probing {
+            conn,
+            transport: target,
+            phase: ProbePhase::Opening,
+            delay,
+        };
+        self.timers.set(
+            Timer::ProbeDeadline,
+            now.plus(self.config.connect_timeout_for(kind)),
+        );
+        self.actions.push_back(Action::Connect {
+            conn,
+            transport: kind,
+            hello: None,
+        });
+    }
+
+    /// The probe failed (refused, closed, silent, wrong answer): it costs nothing but its slot
+    /// in the schedule, which backs off.
+    fn probe_failed(&mut self, now: Instant) {
+        let Upgrade::Probing { conn, delay, .. } = self.upgrade else {
+            return;
+        };
+        self.disconnect(conn, 1000, "probe failed");
+        self.timers.stop(Timer::ProbeDeadline);
+        let delay = Upgrade::backed_off(delay, self.config.upgrade_probe_max_ms);
+        self.upgrade = Upgrade::Waiting { delay };
+        self.timers.set(Timer::Probe, now.plus(delay));
+    }
+
+    /// Something happened on the probe connection.
+    fn on_probe_input(&mut self, now: Instant, input: Input) {
+        let Upgrade::Probing {
+            conn,
+            transport,
+            phase,
+            ..
+        } = self.upgrade
+        else {
+            return;
+        };
+        match (phase, input) {
+            (ProbePhase::Opening, Input::Opened { .. }) => {
+                let Frame::Hello(hello) = self.hello() else {
+                    return;
+                };
+                let probe = Frame::Hello(Hello {
+                    probe: true,
+                    ..hello
+                });
+                self.actions.push_back(Action::Send {
+                    conn,
+                    payload: mode::encode(&probe),
+                });
+                self.set_probe_phase(ProbePhase::Hello);
+            }
+            (ProbePhase::Hello | ProbePhase::TakeOver, Input::Received { payload, .. }) => {
+                let welcome = match self.mode.receive(payload, &self.limits) {
+                    Received::Frame(Frame::Welcome(w)) => w,
+                    // The server's ping before the takeover completes, a frame type from the
+                    // future: not an answer yet.
+                    Received::Frame(Frame::Ping { .. } | Frame::Pong { .. })
+                    | Received::Ignored => return,
+                    _ => return self.probe_failed(now),
+                };
+                let ours = self.session.id.as_deref() == Some(welcome.session.as_str())
+                    && welcome.resume == ResumeOutcome::Resumed
+                    && welcome.version == protocol::VERSION;
+                match (phase, ours) {
+                    (ProbePhase::Hello, true) => {
+                        // Trusted: take the session over on this connection with a plain
+                        // resume, from what has been delivered by now.
+                        let hello = self.hello();
+                        self.actions.push_back(Action::Send {
+                            conn,
+                            payload: mode::encode(&hello),
+                        });
+                        self.set_probe_phase(ProbePhase::TakeOver);
+                    }
+                    // Resumed or not (the session may have expired in between; then the resume
+                    // reports a gap like any other), this connection now has the session.
+                    (ProbePhase::TakeOver, _) => self.cut_over(now, conn, transport, &welcome),
+                    (ProbePhase::Opening | ProbePhase::Hello, _) => self.probe_failed(now),
+                }
+            }
+            (_, Input::Closed { .. } | Input::Failed { .. }) => self.probe_failed(now),
+            // Nothing else is expected on a probe; a stray input changes nothing.
+            _ => {}
+        }
+    }
+
+    fn set_probe_phase(&mut self, next: ProbePhase) {
+        if let Upgrade::Probing { phase, .. } = &mut self.upgrade {
+            *phase = next;
+        }
+    }
+
+    /// The takeover's WELCOME arrived on the probe: it becomes the data connection. The old one
+    /// is closed; whatever it had in flight either way is resent by the resume (the server's
+    /// after our `last_seq`, ours after its `ack`), and duplicates are dropped by seq.
+    fn cut_over(&mut self, now: Instant, conn: ConnId, target: usize, w: &protocol::Welcome) {
+        let State::Open {
+            conn: old,
+            transport: from,
+            since,
+            attempt,
+        } = self.state
+        else {
+            return;
+        };
+        self.disconnect(old, 1000, "upgrade");
+        self.timers.stop(Timer::ProbeDeadline);
+        self.timers.stop(Timer::Poll);
+        self.timers.stop(Timer::Post);
+        self.upgrade = Upgrade::Off;
+        self.state = State::Open {
+            conn,
+            transport: target,
+            since,
+            attempt,
+        };
+        self.link = Link::new(self.transport_at(target));
+        self.rung_failures = 0;
+        self.resume_or_start(w);
+        self.adopt(now, Some(w));
+        self.flush(now, conn);
+        let (from, to) = (self.transport_at(from), self.transport_at(target));
+        self.emit(Event::Transport {
+            from,
+            to,
+            reason: DisconnectReason::Upgrade,
+        });
+    }
+}
+
+/// The connection an input is about, if any.
+fn input_conn(input: &Input) -> Option<ConnId> {
+    match input {
+        Input::Opened { conn }
+        | Input::Received { conn, .. }
+        | Input::Sent { conn }
+        | Input::Polled { conn, .. }
+        | Input::Closed { conn, .. }
+        | Input::Failed { conn, .. } => Some(*conn),
+        Input::Connect
+        | Input::Close { .. }
+        | Input::Online
+        | Input::Offline
+        | Input::Visible
+        | Input::Hidden
+        | Input::Resumed => None,
     }
 }

@@ -131,6 +131,8 @@ pub enum DisconnectReason {
     Failed(super::TransportError),
     /// The server reported an error that ends this connection.
     ServerError(String),
+    /// Not an end: the session moved up to a better transport (a `transport` event's reason).
+    Upgrade,
 }
 
 impl fmt::Display for DisconnectReason {
@@ -155,6 +157,7 @@ impl fmt::Display for DisconnectReason {
             }
             DisconnectReason::Failed(super::TransportError::Url(m)) => write!(f, "url: {m}"),
             DisconnectReason::ServerError(m) => write!(f, "server error: {m}"),
+            DisconnectReason::Upgrade => f.write_str("upgrade"),
         }
     }
 }

@@ -23,9 +23,13 @@ pub enum Timer {
     /// The POST in flight must be answered by then, or the upstream is dead (a request stuck
     /// behind the browser's per-origin connection limit ends here too).
     Post,
+    /// Upgrade back: the next probe of WebSocket is due.
+    Probe,
+    /// The probe out must have completed its round trip by then.
+    ProbeDeadline,
 }
 
-const ALL: [Timer; 8] = [
+const ALL: [Timer; 10] = [
     Timer::Connect,
     Timer::Liveness,
     Timer::Ping,
@@ -34,12 +38,14 @@ const ALL: [Timer; 8] = [
     Timer::Backoff,
     Timer::Poll,
     Timer::Post,
+    Timer::Probe,
+    Timer::ProbeDeadline,
 ];
 
 /// Deadlines keyed by [`Timer`].
 #[derive(Debug, Default, Clone)]
 pub struct TimerTable {
-    slots: [Option<Instant>; 8],
+    slots: [Option<Instant>; 10],
 }
 
 impl TimerTable {

@@ -23,6 +23,8 @@ const KNOWN_OPTIONS: &[&str] = &[
     "fallbackAfterFailures",
     "pollIntervalMs",
     "rememberTransportMs",
+    "upgradeProbeMs",
+    "upgradeProbeMaxMs",
     "reconnectDelayMs",
     "reconnectMaxDelayMs",
     "reconnectFactor",
@@ -159,6 +161,8 @@ pub(crate) fn parse_options(options: &JsValue) -> Result<Config, JsValue> {
     ms("connectTimeoutMs", &mut c.connect_timeout_ms)?;
     ms("pollIntervalMs", &mut c.poll_interval_ms)?;
     ms("rememberTransportMs", &mut c.remember_transport_ms)?;
+    ms("upgradeProbeMs", &mut c.upgrade_probe_ms)?;
+    ms("upgradeProbeMaxMs", &mut c.upgrade_probe_max_ms)?;
     if let Some(n) = integer(options, "fallbackAfterFailures")? {
         c.fallback_after_failures = u32::try_from(n).unwrap_or(u32::MAX);
     }

@@ -17,7 +17,9 @@ use super::transport::websocket::{js_message, send as ws_send, WsTransport};
 use super::transport::Transport;
 use super::UrlSource;
 use crate::config::TransportKind;
-use crate::core::{Action, ConnId, Event, Input, Instant, Machine, Payload, TransportError};
+use crate::core::{
+    Action, ConnId, DisconnectReason, Event, Input, Instant, Machine, Payload, TransportError,
+};
 use crate::endpoint::transport_url;
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
@@ -44,7 +46,9 @@ pub(crate) struct Shared {
     pub(crate) machine: RefCell<Machine>,
     inbox: RefCell<VecDeque<Work>>,
     pumping: Cell<bool>,
-    transport: RefCell<Option<(ConnId, Transport)>>,
+    /// The live transports: the data connection and, while upgrading, a probe (the core keeps
+    /// at most one of each).
+    transports: RefCell<Vec<(ConnId, Transport)>>,
     timer: RefCell<Option<(Instant, Timeout)>>,
     lifecycle: RefCell<Option<Lifecycle>>,
     url: UrlSource,
@@ -68,7 +72,7 @@ impl Shared {
             machine: RefCell::new(machine),
             inbox: RefCell::new(VecDeque::new()),
             pumping: Cell::new(false),
-            transport: RefCell::new(None),
+            transports: RefCell::new(Vec::new()),
             timer: RefCell::new(None),
             lifecycle: RefCell::new(None),
             url,
@@ -135,8 +139,14 @@ pub(crate) fn dispatch(shared: &Rc<Shared>, work: Option<Work>) {
             perform(shared, action);
         }
         for event in events {
-            if let Event::Open { transport } = &event {
-                shared.remembered.store(*transport);
+            match &event {
+                Event::Open { transport }
+                | Event::Transport {
+                    to: transport,
+                    reason: DisconnectReason::Upgrade,
+                    ..
+                } => shared.remembered.store(*transport),
+                _ => {}
             }
             // The callback is taken out for the call so no borrow is held while user code runs.
             let taken = shared.on_event.borrow_mut().take();
@@ -165,10 +175,11 @@ enum Handle {
 }
 
 fn handle(shared: &Shared, conn: ConnId) -> Option<Handle> {
-    match &*shared.transport.borrow() {
-        Some((c, Transport::Ws(t))) if *c == conn => Some(Handle::Ws(t.socket())),
-        Some((c, Transport::Http(t))) if *c == conn => Some(Handle::Http(Rc::clone(t))),
-        _ => None,
+    let transports = shared.transports.borrow();
+    match transports.iter().find(|(c, _)| *c == conn) {
+        Some((_, Transport::Ws(t))) => Some(Handle::Ws(t.socket())),
+        Some((_, Transport::Http(t))) => Some(Handle::Http(Rc::clone(t))),
+        None => None,
     }
 }
 
@@ -220,12 +231,10 @@ fn perform(shared: &Rc<Shared>, action: Action) {
         }
         Action::Disconnect { conn, code, reason } => {
             let taken = {
-                let mut slot = shared.transport.borrow_mut();
-                match &*slot {
-                    Some((c, _)) if *c == conn => slot.take(),
-                    _ => None,
-                }
-            };
+                let mut transports = shared.transports.borrow_mut();
+                let at = transports.iter().position(|(c, _)| *c == conn);
+                at.map(|i| transports.swap_remove(i))
+            }; // the borrow ends before the transport's Drop calls into JS
             match taken {
                 Some((_, Transport::Ws(mut t))) => {
                     t.set_close(code, reason);
@@ -320,8 +329,7 @@ fn open_transport(
     };
     match opened {
         Ok(t) => {
-            let old = shared.transport.borrow_mut().replace((conn, t));
-            drop(old); // there is none: the core disconnects before it connects again
+            shared.transports.borrow_mut().push((conn, t));
         }
         Err(msg) => enqueue(
             shared,
@@ -345,8 +353,8 @@ fn rearm(shared: &Rc<Shared>) {
     if closed {
         let timer = shared.timer.borrow_mut().take();
         let lifecycle = shared.lifecycle.borrow_mut().take();
-        let transport = shared.transport.borrow_mut().take();
-        drop((timer, lifecycle, transport));
+        let transports = std::mem::take(&mut *shared.transports.borrow_mut());
+        drop((timer, lifecycle, transports));
         return;
     }
     let Some(deadline) = deadline else {

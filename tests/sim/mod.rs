@@ -1,7 +1,7 @@
 //! A simulated clock and a scripted fake transport for driving the pure core
 //! (quinn-proto `Pair`/`drive` style): every timing rule is tested instantly.
 //!
-//! `Sim` checks invariants after every call: at most one live connection, no event after
+//! `Sim` checks invariants after every call: at most one data connection and one probe, no event after
 //! `Close`, and every armed timer strictly in the future and finite.
 #![allow(dead_code)]
 
@@ -106,8 +106,8 @@ impl Sim {
             match &a {
                 Action::Connect { conn, .. } => {
                     assert!(
-                        self.live.is_empty(),
-                        "second live connection {conn:?} while {:?} live",
+                        self.live.len() < 2,
+                        "third live connection {conn:?} while {:?} live",
                         self.live
                     );
                     self.live.insert(*conn);
@@ -123,6 +123,16 @@ impl Sim {
                 }
             }
             self.actions.push(a);
+        }
+        // At most one data connection and at most one probe (upgrade back): every connection
+        // the glue holds is one of the two.
+        let roles = [self.m.state().conn(), self.m.upgrade().probe_conn()];
+        for conn in &self.live {
+            assert!(
+                roles.contains(&Some(*conn)),
+                "live connection {conn:?} is neither the data connection nor the probe: {:?}",
+                self.m.state()
+            );
         }
         while let Some(e) = self.m.poll_event() {
             assert!(!self.closed_seen, "event after Close: {e:?}");
