@@ -110,6 +110,8 @@ export interface HoldfastStats {
   /** Their bytes (= `bufferedAmount`). */
   queuedBytes: number;
   attempt: number;
+  /** Upgrade probes started (WebSocket tried beside a session on a lower transport). */
+  probes: number;
 }
 
 export type SendOutcome = "sent" | "queued" | "rejected";

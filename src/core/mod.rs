@@ -1336,6 +1336,7 @@ impl Machine {
         };
         self.timers.stop(Timer::Probe);
         self.next_conn += 1;
+        self.stats.probes += 1;
         let conn = ConnId(self.next_conn);
         let kind = self.transport_at(target);
         self.upgrade = Upgrade::Probing {

@@ -87,4 +87,6 @@ pub struct Stats {
     pub queued_bytes: usize,
     /// Consecutive failed attempts so far.
     pub attempt: u32,
+    /// Upgrade probes started (each a WebSocket tried beside a session on a lower rung).
+    pub probes: u64,
 }

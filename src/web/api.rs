@@ -403,7 +403,7 @@ impl HoldfastCore {
     }
 
     /// Counters: `rttMs`, `reconnects`, `transport`, `messagesSent`, `messagesReceived`,
-    /// `bytesSent`, `bytesReceived`, `queued`, `queuedBytes`, `attempt`.
+    /// `bytesSent`, `bytesReceived`, `queued`, `queuedBytes`, `attempt`, `probes`.
     pub fn stats(&self) -> Object {
         let s = self.client.stats();
         let o = Object::new();
@@ -425,6 +425,7 @@ impl HoldfastCore {
         set(&o, "queued", s.queued as f64);
         set(&o, "queuedBytes", s.queued_bytes as f64);
         set(&o, "attempt", s.attempt);
+        set(&o, "probes", s.probes as f64);
         o
     }
 }

@@ -13,5 +13,6 @@ mod leaks;
 mod raw_mode;
 mod sessions;
 mod transports;
+mod upgrade;
 
 wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);

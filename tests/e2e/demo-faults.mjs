@@ -93,7 +93,23 @@ try {
   await recovers("drop");
   check((await snap()).stats.reconnects > reconnects0, "drop: stats().reconnects grew");
 
-  // 2. go silent: nothing arrives, the heartbeat declares the link dead; then recover.
+  // 2. block WebSocket + kill connections: the chain is walked down off the websocket rung (it is
+  //    on it now, so a `transport` event must show the switch). Stays blocked until step 6.
+  n = await nEvents();
+  const onWs = (await snap()).transport === "websocket";
+  await press("refuse-ws");
+  await press("drop");
+  check(await eventSince(n, onWs ? ["transport"] : ["reconnecting", "dead-link"], 20000),
+    `block WebSocket + drop: ${onWs ? "a transport switch" : "a reconnect"} is shown`);
+  await recovers("block WebSocket + drop");
+  let s = await snap();
+  check(s.transport !== "websocket", `block WebSocket: not on websocket (${s.transport})`);
+  check(await page.locator("#chain li.active").getAttribute("data-transport") === s.transport,
+    "the chain highlights the rung in use");
+  check((await page.textContent('#chain li[data-transport="websocket"] .badge')) === "blocked",
+    "the websocket rung is marked blocked");
+
+  // 3. go silent: nothing arrives, the heartbeat declares the link dead; then recover.
   n = await nEvents();
   await press("silent");
   check(await eventSince(n, ["dead-link"], 12000), "silent: the timeline shows 'dead link declared'");
@@ -105,19 +121,9 @@ try {
     `silent: echoes stop while the stream queues (in flight ${stalled.inFlight} → ${stalled2.inFlight})`);
   await press("recover");
   await recovers("silent + recover");
-
-  // 3. block WebSocket + kill connections: the chain is walked down off the websocket rung.
-  n = await nEvents();
+  // recover cleared the WebSocket block too: block it again for the SSE steps.
   await press("refuse-ws");
-  await press("drop");
-  check(await eventSince(n, ["transport"], 20000), "block WebSocket + drop: a transport switch is shown");
-  await recovers("block WebSocket + drop");
-  let s = await snap();
-  check(s.transport !== "websocket", `block WebSocket: not on websocket (${s.transport})`);
-  check(await page.locator("#chain li.active").getAttribute("data-transport") === s.transport,
-    "the chain highlights the rung in use");
-  check((await page.textContent('#chain li[data-transport="websocket"] .badge')) === "blocked",
-    "the websocket rung is marked blocked");
+  check((await snap()).activeFaults.join() === "WebSocket blocked", "WebSocket blocked again");
 
   // 4. buffer SSE + drop: a buffering proxy never lets the handshake through (if on SSE, the
   //    client moves on after its connect deadline).
