@@ -12,9 +12,11 @@
 
 mod sim;
 
-use holdfast::config::Config;
-use holdfast::core::{Action, ConnId, Event, Input, Instant, Payload, SendOutcome};
-use holdfast::protocol::{decode, encode, Decoded, Frame, Limits};
+use holdfast::config::{Config, TransportKind};
+use holdfast::core::{Action, ConnId, Event, Input, Instant, Payload, SendOutcome, TransportError};
+use holdfast::protocol::{
+    decode, encode, encode_base64, split_batch, Decoded, ErrorCode, ErrorFrame, Frame, Limits,
+};
 use holdfast_server::{Message, Output, ServerSession, SessionConfig, SessionState};
 use proptest::prelude::*;
 use sim::{fast, Sim};
@@ -34,6 +36,25 @@ enum Fault {
     Restart,
     /// One-way latency becomes this many ms.
     Latency(u64),
+    /// New WebSocket connections are refused (a proxy that blocks them) / work again.
+    BlockWs(bool),
+    /// The upgrade probe, if one is out, dies (both ends).
+    KillProbe,
+    /// The data connection and the probe both die at once.
+    DropBoth,
+}
+
+/// Faults for runs that start on SSE with WebSocket blocked and upgrade back when unblocked.
+fn upgrade_fault() -> impl Strategy<Value = Fault> {
+    prop_oneof![
+        3 => Just(Fault::Drop),
+        1 => Just(Fault::BlackHole),
+        1 => Just(Fault::KillClientSide),
+        3 => any::<bool>().prop_map(Fault::BlockWs),
+        3 => Just(Fault::KillProbe),
+        2 => Just(Fault::DropBoth),
+        1 => (1u64..300).prop_map(Fault::Latency),
+    ]
 }
 
 fn fault() -> impl Strategy<Value = Fault> {
@@ -59,8 +80,10 @@ enum Direction {
     Down,
 }
 
-/// One simulated connection.
+/// One simulated connection: a WebSocket, or an SSE stream with its POSTs.
 struct Link {
+    /// WebSocket (one message per frame) or SSE (base64 events down, batched POSTs up).
+    kind: TransportKind,
     /// Client → server frames in flight, with their arrival time.
     up: VecDeque<(u64, Vec<u8>)>,
     /// Server → client frames in flight.
@@ -87,6 +110,12 @@ struct Pair {
     next_session: u64,
     /// Client transport ends to report: (when, conn).
     client_closes: Vec<(u64, ConnId)>,
+    /// SSE POSTs whose answer the client gets then: (when, conn).
+    posts_due: Vec<(u64, ConnId)>,
+    /// New WebSocket connections are refused.
+    ws_blocked: bool,
+    /// Times the client moved up to WebSocket.
+    upgrades: usize,
 
     // --- the apps ---
     /// Client messages accepted by `send`, by number.
@@ -118,7 +147,7 @@ fn number(p: &Payload) -> u64 {
 }
 
 impl Pair {
-    fn new(client_config: Config) -> Pair {
+    fn new(client_config: Config, ws_blocked: bool) -> Pair {
         let session_config = SessionConfig {
             ping_interval_ms: 1_000,
             idle_timeout_ms: 2_500,
@@ -128,7 +157,6 @@ impl Pair {
             max_message_bytes: 1 << 20,
         };
         let mut client = Sim::new(client_config);
-        client.input(Input::Connect);
         let mut p = Pair {
             now: 0,
             latency: 20,
@@ -139,6 +167,9 @@ impl Pair {
             session_config,
             next_session: 0,
             client_closes: vec![],
+            posts_due: vec![],
+            ws_blocked: false,
+            upgrades: 0,
             client_accepted: vec![],
             next_client_msg: 0,
             server_got: vec![],
@@ -152,6 +183,8 @@ impl Pair {
             restarts: 0,
             max_log: 0,
         };
+        p.ws_blocked = ws_blocked;
+        p.client.input(Input::Connect);
         p.route_client();
         p
     }
@@ -176,36 +209,66 @@ impl Pair {
     fn route_client(&mut self) {
         for a in self.client.take_actions() {
             match a {
-                Action::Connect { conn, .. } => {
-                    self.links.insert(
-                        conn,
-                        Link {
-                            up: VecDeque::new(),
-                            down: VecDeque::new(),
-                            attached: None,
-                            dead: false,
-                            client_gone: false,
-                            opens_at: Some(self.now + self.latency),
-                        },
-                    );
+                Action::Connect {
+                    conn,
+                    transport,
+                    hello,
+                } => {
+                    let at = self.now + self.latency;
+                    let refused = transport == TransportKind::WebSocket && self.ws_blocked;
+                    let mut link = Link {
+                        kind: transport,
+                        up: VecDeque::new(),
+                        down: VecDeque::new(),
+                        attached: None,
+                        dead: refused,
+                        client_gone: false,
+                        opens_at: (!refused).then_some(at),
+                    };
+                    if refused {
+                        self.client_closes.push((at, conn));
+                    }
+                    // SSE carries HELLO in its opening request.
+                    if let (Some(hello), false) = (hello, refused) {
+                        link.up.push_back((at, hello));
+                    }
+                    self.links.insert(conn, link);
                 }
                 Action::Send { conn, payload } => {
                     let Payload::Binary(bytes) = payload else {
                         panic!("protocol mode sends binary frames")
                     };
-                    if let Ok(Decoded::Frame(Frame::Text { seq, text })) = decode(&bytes, &LIMITS) {
-                        if let Some(id) = self.client.m.session_id() {
-                            self.client_tx
-                                .entry(id.to_owned())
-                                .or_default()
-                                .insert(seq, number(&Payload::Text(text)));
+                    let sse = self
+                        .links
+                        .get(&conn)
+                        .is_some_and(|l| l.kind == TransportKind::Sse);
+                    let frames: Vec<Vec<u8>> = if sse {
+                        let batch = split_batch(&bytes).expect("the client POSTs batches");
+                        batch.into_iter().map(<[u8]>::to_vec).collect()
+                    } else {
+                        vec![bytes]
+                    };
+                    let at = self.now + self.latency;
+                    for frame in frames {
+                        if let Ok(Decoded::Frame(Frame::Text { seq, text })) =
+                            decode(&frame, &LIMITS)
+                        {
+                            if let Some(id) = self.client.m.session_id() {
+                                self.client_tx
+                                    .entry(id.to_owned())
+                                    .or_default()
+                                    .insert(seq, number(&Payload::Text(text)));
+                            }
+                        }
+                        if let Some(link) = self.links.get_mut(&conn) {
+                            if !link.dead {
+                                link.up.push_back((at, frame));
+                            }
                         }
                     }
-                    let at = self.now + self.latency;
-                    if let Some(link) = self.links.get_mut(&conn) {
-                        if !link.dead {
-                            link.up.push_back((at, bytes));
-                        }
+                    if sse {
+                        // The POST's answer comes back a round trip later.
+                        self.posts_due.push((at + self.latency, conn));
                     }
                 }
                 Action::Poll { .. } => panic!("the pair simulates WebSocket links only"),
@@ -224,6 +287,11 @@ impl Pair {
         for e in self.client.take_events() {
             match e {
                 Event::Message(p) => self.client_got.push(number(&p)),
+                Event::Transport {
+                    to: TransportKind::WebSocket,
+                    reason: holdfast::core::DisconnectReason::Upgrade,
+                    ..
+                } => self.upgrades += 1,
                 Event::Gap {
                     messages, last_seq, ..
                 } => {
@@ -294,6 +362,27 @@ impl Pair {
                 let Ok(Decoded::Frame(Frame::Hello(hello))) = decode(&bytes, &LIMITS) else {
                     return;
                 };
+                if hello.probe {
+                    // Answered without attaching (PROTOCOL.md §4 "Probes").
+                    let answer = hello
+                        .session
+                        .as_deref()
+                        .and_then(|id| self.sessions.get(id))
+                        .and_then(ServerSession::probe_welcome)
+                        .map(Frame::Welcome)
+                        .unwrap_or(Frame::Error(ErrorFrame {
+                            code: ErrorCode::SessionUnknown,
+                            message: String::new(),
+                            retry_after_ms: 0,
+                        }));
+                    if let Some(link) = self.links.get_mut(&conn) {
+                        if !link.dead {
+                            link.down
+                                .push_back((self.now + self.latency, encode(&answer)));
+                        }
+                    }
+                    return;
+                }
                 let known = hello
                     .session
                     .clone()
@@ -341,9 +430,40 @@ impl Pair {
 
     // ----- faults -----------------------------------------------------------------------------
 
+    /// Kills `conn` on both ends: the client learns of it now, the server detaches.
+    fn kill(&mut self, conn: ConnId) {
+        let now = self.at();
+        let Some(link) = self.links.get_mut(&conn) else {
+            return;
+        };
+        if link.dead {
+            return;
+        }
+        link.dead = true;
+        link.down.clear();
+        link.up.clear();
+        let attached = link.attached.clone();
+        self.client_closes.push((self.now, conn));
+        if let Some((id, attachment)) = attached {
+            if let Some(s) = self.sessions.get_mut(&id) {
+                s.detach(now, attachment);
+            }
+            self.route_session(&id);
+        }
+    }
+
     fn inject(&mut self, f: Fault) {
         match f {
             Fault::Latency(ms) => self.latency = ms,
+            Fault::BlockWs(on) => self.ws_blocked = on,
+            Fault::KillProbe | Fault::DropBoth => {
+                if let Some(probe) = self.client.m.upgrade().probe_conn() {
+                    self.kill(probe);
+                }
+                if let (Fault::DropBoth, Some(data)) = (f, self.current_conn()) {
+                    self.kill(data);
+                }
+            }
             Fault::Restart => {
                 self.restarts += 1;
                 let ids: Vec<String> = self.sessions.keys().cloned().collect();
@@ -359,7 +479,9 @@ impl Pair {
                 let Some(conn) = self.current_conn() else {
                     return;
                 };
-                let now = self.at();
+                if matches!(f, Fault::Drop) {
+                    return self.kill(conn);
+                }
                 let Some(link) = self.links.get_mut(&conn) else {
                     return;
                 };
@@ -373,19 +495,8 @@ impl Pair {
                 if !matches!(f, Fault::KillClientSide) {
                     link.up.clear();
                 }
-                let attached = link.attached.clone();
-                match f {
-                    Fault::Drop => {
-                        self.client_closes.push((self.now, conn));
-                        if let Some((id, attachment)) = attached {
-                            if let Some(s) = self.sessions.get_mut(&id) {
-                                s.detach(now, attachment);
-                            }
-                            self.route_session(&id);
-                        }
-                    }
-                    Fault::KillClientSide => self.client_closes.push((self.now, conn)),
-                    _ => {}
+                if matches!(f, Fault::KillClientSide) {
+                    self.client_closes.push((self.now, conn));
                 }
             }
         }
@@ -425,6 +536,7 @@ impl Pair {
             consider(l.opens_at);
         }
         consider(self.client_closes.iter().map(|(t, _)| *t).min());
+        consider(self.posts_due.iter().map(|(t, _)| *t).min());
         consider(app_due);
         consider(fault_due);
         t.map(|t| t.max(self.now))
@@ -466,6 +578,19 @@ impl Pair {
                 });
             }
         }
+        // POST answers: `204` if the link still carries anything (a black-holed one never
+        // answers; the client's POST deadline decides).
+        let (due, later): (Vec<_>, Vec<_>) = self.posts_due.drain(..).partition(|(t, _)| *t <= now);
+        self.posts_due = later;
+        for (_, c) in due {
+            if self
+                .links
+                .get(&c)
+                .is_some_and(|l| !l.dead && !l.client_gone)
+            {
+                self.client_input(Input::Sent { conn: c });
+            }
+        }
         // Frames that arrive now, in link order.
         let conns: Vec<ConnId> = self.links.keys().copied().collect();
         for c in conns {
@@ -473,10 +598,16 @@ impl Pair {
                 if self.links.get(&c).is_some_and(|l| l.client_gone) {
                     continue;
                 }
-                self.client_input(Input::Received {
-                    conn: c,
-                    payload: Payload::Binary(bytes.clone()),
-                });
+                let sse = self
+                    .links
+                    .get(&c)
+                    .is_some_and(|l| l.kind == TransportKind::Sse);
+                let payload = if sse {
+                    Payload::Text(encode_base64(&bytes))
+                } else {
+                    Payload::Binary(bytes.clone())
+                };
+                self.client_input(Input::Received { conn: c, payload });
                 // What the client has heard acknowledged in its session (a gap must list
                 // exactly the rest).
                 let acked = match decode(&bytes, &LIMITS) {
@@ -558,11 +689,30 @@ fn run(
     client_period: u64,
     server_period: u64,
 ) -> Result<(usize, usize, usize), TestCaseError> {
+    run_with(faults, per_side, client_period, server_period, false).map(|r| (r.0, r.1, r.2))
+}
+
+/// [`run`]; with `upgrading`, the chain is WebSocket → SSE, WebSocket starts blocked (so the
+/// session opens on SSE) and probes run every 300 ms → 1.2 s. Also returns the upgrades seen.
+fn run_with(
+    faults: Vec<(u64, Fault)>,
+    per_side: u64,
+    client_period: u64,
+    server_period: u64,
+    upgrading: bool,
+) -> Result<(usize, usize, usize, usize), TestCaseError> {
     let cfg = Config {
         queue_max_messages: 64,
+        transports: if upgrading {
+            vec![TransportKind::WebSocket, TransportKind::Sse]
+        } else {
+            vec![TransportKind::WebSocket]
+        },
+        upgrade_probe_ms: 300,
+        upgrade_probe_max_ms: 1_200,
         ..fast()
     };
-    let mut p = Pair::new(cfg);
+    let mut p = Pair::new(cfg, upgrading);
     let mut faults: VecDeque<(u64, Fault)> = faults.into();
     let mut next_client_send = 0u64;
     let mut next_server_send = 0u64;
@@ -585,6 +735,7 @@ fn run(
             // client has yet to learn of, and the server still has the client's session.
             && p.links.values().all(|l| l.up.is_empty() && l.down.is_empty())
             && p.client_closes.is_empty()
+            && p.posts_due.is_empty()
             && p
                 .client
                 .m
@@ -666,11 +817,25 @@ fn run(
             prop_assert!(p.client_got.contains(n), "server message {} lost", n);
         }
     }
-    Ok((p.client_got.len(), p.server_got.len(), p.gaps.len()))
+    Ok((
+        p.client_got.len(),
+        p.server_got.len(),
+        p.gaps.len(),
+        p.upgrades,
+    ))
 }
 
 fn schedule() -> impl Strategy<Value = Vec<(u64, Fault)>> {
     proptest::collection::vec((0u64..20_000, fault()), 0..12).prop_map(|mut v| {
+        v.sort_by_key(|(t, _)| *t);
+        v
+    })
+}
+
+/// Faults around probing and cutover, in the first 10 s; WebSocket is unblocked at the end so
+/// the run can settle either way.
+fn upgrade_schedule() -> impl Strategy<Value = Vec<(u64, Fault)>> {
+    proptest::collection::vec((0u64..10_000, upgrade_fault()), 0..14).prop_map(|mut v| {
         v.sort_by_key(|(t, _)| *t);
         v
     })
@@ -689,6 +854,44 @@ proptest! {
     ) {
         run(faults, 150, client_period, server_period)?;
     }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    /// 256 random schedules of probes killed mid-handshake, data connections killed during
+    /// cutover, both killed, WebSocket blocked and unblocked, while both apps stream 150
+    /// messages: every message once, in order (no restarts here, so no gap is allowed).
+    #[test]
+    fn nothing_is_lost_or_duplicated_while_probing_and_cutting_over(
+        faults in upgrade_schedule(),
+        client_period in 5u64..100,
+        server_period in 5u64..100,
+    ) {
+        let (client, server, gaps, _) = run_with(faults, 150, client_period, server_period, true)?;
+        prop_assert_eq!((client, server, gaps), (150, 150, 0));
+    }
+}
+
+#[test]
+fn an_upgrade_mid_stream_delivers_everything_once_and_ends_on_websocket() {
+    let (client, server, gaps, upgrades) =
+        run_with(vec![(1_500, Fault::BlockWs(false))], 300, 10, 10, true).unwrap();
+    assert_eq!((client, server, gaps), (300, 300, 0));
+    assert_eq!(upgrades, 1);
+}
+
+#[test]
+fn probes_killed_and_cutovers_interrupted_in_a_row() {
+    let faults = vec![
+        (400, Fault::BlockWs(false)),
+        (450, Fault::KillProbe),
+        (1_200, Fault::DropBoth),
+        (2_500, Fault::KillProbe),
+        (4_000, Fault::Drop),
+    ];
+    let (client, server, gaps, _) = run_with(faults, 300, 15, 15, true).unwrap();
+    assert_eq!((client, server, gaps), (300, 300, 0));
 }
 
 #[test]
