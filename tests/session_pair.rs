@@ -13,7 +13,7 @@
 mod sim;
 
 use holdfast::config::{Config, TransportKind};
-use holdfast::core::{Action, ConnId, Event, Input, Instant, Payload, SendOutcome, TransportError};
+use holdfast::core::{Action, ConnId, Event, Input, Instant, Payload, SendOutcome};
 use holdfast::protocol::{
     decode, encode, encode_base64, split_batch, Decoded, ErrorCode, ErrorFrame, Frame, Limits,
 };
@@ -156,7 +156,7 @@ impl Pair {
             max_log_bytes: 1 << 22,
             max_message_bytes: 1 << 20,
         };
-        let mut client = Sim::new(client_config);
+        let client = Sim::new(client_config);
         let mut p = Pair {
             now: 0,
             latency: 20,
