@@ -400,10 +400,17 @@ impl Pair {
                 let Some(session) = self.sessions.get_mut(&id) else {
                     return;
                 };
-                // A takeover leaves the old connection half-open: its frames go nowhere now.
+                // A takeover leaves an old WebSocket half-open (its frames go nowhere now); an
+                // old SSE stream is ended by the server, as the reference server's link does —
+                // and that end can reach the client before the takeover's WELCOME.
                 if let Some(old) = self.attached_conn.insert(id.clone(), conn) {
+                    let at = self.now + self.latency;
                     if let Some(link) = self.links.get_mut(&old) {
                         link.attached = None;
+                        if link.kind == TransportKind::Sse && !link.dead {
+                            link.dead = true;
+                            self.client_closes.push((at, old));
+                        }
                     }
                 }
                 let attachment = session.attach(now, &hello);

@@ -343,3 +343,66 @@ fn nothing_is_lost_or_duplicated_across_the_cutover() {
         .iter()
         .any(|f| matches!(f, Frame::Text { seq: 3, text } if text == "c")));
 }
+
+/// The server closes the old connection as soon as the takeover reaches it, and that close can
+/// arrive before the takeover's WELCOME (seen in Firefox): the session waits for the probe
+/// instead of reconnecting, sends nothing meanwhile, and resends everything after the WELCOME.
+#[test]
+fn the_old_connection_closing_before_the_takeover_answer_is_not_a_reconnect() {
+    let mut s = Sim::new(config());
+    let sse = open_on_sse(&mut s);
+    s.advance(1_000);
+    let (p, _) = probe(&s).unwrap();
+    s.input(Input::Opened { conn: p });
+    s.server(p, resumed(0));
+    assert_eq!(probe(&s).map(|p| p.1), Some(ProbePhase::TakeOver));
+    s.input(Input::Failed {
+        conn: sse,
+        error: TransportError::Network("event stream failed".into()),
+    });
+    assert_eq!(probe(&s).map(|p| p.1), Some(ProbePhase::Replacing));
+    let before = s.actions.len();
+    s.send_text("meanwhile");
+    assert!(
+        !s.actions[before..]
+            .iter()
+            .any(|a| matches!(a, Action::Send { .. } | Action::Poll { .. })),
+        "nothing goes out while the probe is the only connection"
+    );
+    s.server(p, resumed(0));
+    assert!(matches!(s.m.state(), State::Open { conn, transport: 0, .. } if *conn == p));
+    assert!(frames_on(&s, p)
+        .iter()
+        .any(|f| matches!(f, Frame::Text { text, .. } if text == "meanwhile")));
+    assert!(!s
+        .events
+        .iter()
+        .any(|e| matches!(e, Event::Reconnecting { .. })));
+    assert_eq!(s.opens(), 1);
+}
+
+#[test]
+fn a_probe_that_fails_after_replacing_the_old_connection_reconnects_the_session() {
+    let mut s = Sim::new(config());
+    let sse = open_on_sse(&mut s);
+    s.advance(1_000);
+    let (p, _) = probe(&s).unwrap();
+    s.input(Input::Opened { conn: p });
+    s.server(p, resumed(0));
+    s.input(Input::Closed {
+        conn: sse,
+        code: 1006,
+        reason: String::new(),
+    });
+    s.input(Input::Closed {
+        conn: p,
+        code: 1006,
+        reason: String::new(),
+    });
+    assert!(s.live.is_empty());
+    assert!(s
+        .events
+        .iter()
+        .any(|e| matches!(e, Event::Reconnecting { .. })));
+    assert_eq!(*s.m.upgrade(), Upgrade::Off);
+}

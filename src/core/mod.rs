@@ -666,7 +666,7 @@ impl Machine {
 
     /// Issues one poll unless one is out already.
     fn poll(&mut self, conn: ConnId) {
-        if self.link.poll == Request::InFlight {
+        if self.link.poll == Request::InFlight || self.data_replaced() {
             return;
         }
         self.link.poll = Request::InFlight;
@@ -679,6 +679,9 @@ impl Machine {
     /// Sends the next POST if none is in flight and frames wait; its answer is due within the
     /// heartbeat timeout.
     fn post(&mut self, now: Instant, conn: ConnId) {
+        if self.data_replaced() {
+            return;
+        }
         if let Some(body) = self.link.next_post() {
             let deadline = self
                 .heartbeat
@@ -927,6 +930,9 @@ impl Machine {
     /// The current connection or attempt ended for `reason`. An attempt that was never trusted
     /// hands over to the next transport; a trusted connection retries the same one with backoff.
     fn lost(&mut self, now: Instant, reason: DisconnectReason) {
+        if self.hand_over_to_probe() {
+            return;
+        }
         let (conn, transport, attempt, trusted) = match self.state {
             State::Connecting {
                 conn,
@@ -1233,6 +1239,11 @@ impl Machine {
     }
 
     fn push_send(&mut self, now: Instant, conn: ConnId, payload: Payload) {
+        if self.data_replaced() {
+            // The old connection is gone and the probe's takeover is not answered yet: nothing
+            // goes out; the outbox resends after the takeover's WELCOME.
+            return;
+        }
         self.heartbeat.last_sent = now;
         if !self.link.posts() {
             self.actions.push_back(Action::Send { conn, payload });
@@ -1356,12 +1367,57 @@ impl Machine {
         });
     }
 
+    /// The data connection ended while the probe's takeover is under way (the server closes the
+    /// old connection when the takeover reaches it): the probe carries on as the session's only
+    /// connection. Returns whether that happened.
+    fn hand_over_to_probe(&mut self) -> bool {
+        let (
+            Upgrade::Probing {
+                phase: ProbePhase::TakeOver,
+                ..
+            },
+            State::Open { conn, .. },
+        ) = (self.upgrade, &self.state)
+        else {
+            return false;
+        };
+        let old = *conn;
+        self.disconnect(old, 1000, "replaced by an upgrade");
+        self.timers.stop(Timer::Poll);
+        self.timers.stop(Timer::Post);
+        self.set_probe_phase(ProbePhase::Replacing);
+        true
+    }
+
+    /// Whether the data connection is gone, replaced by a probe still waiting for its WELCOME.
+    fn data_replaced(&self) -> bool {
+        matches!(
+            self.upgrade,
+            Upgrade::Probing {
+                phase: ProbePhase::Replacing,
+                ..
+            }
+        )
+    }
+
     /// The probe failed (refused, closed, silent, wrong answer): it costs nothing but its slot
-    /// in the schedule, which backs off.
+    /// in the schedule, which backs off — unless it had already replaced the data connection,
+    /// in which case the session lost its connection and reconnects.
     fn probe_failed(&mut self, now: Instant) {
-        let Upgrade::Probing { conn, delay, .. } = self.upgrade else {
+        let Upgrade::Probing {
+            conn, delay, phase, ..
+        } = self.upgrade
+        else {
             return;
         };
+        if phase == ProbePhase::Replacing {
+            let why = "the upgrade failed after the old connection had closed";
+            self.stop_upgrade();
+            return self.lost(
+                now,
+                DisconnectReason::Failed(TransportError::Network(why.to_owned())),
+            );
+        }
         self.disconnect(conn, 1000, "probe failed");
         self.timers.stop(Timer::ProbeDeadline);
         let delay = Upgrade::backed_off(delay, self.config.upgrade_probe_max_ms);
@@ -1395,7 +1451,10 @@ impl Machine {
                 });
                 self.set_probe_phase(ProbePhase::Hello);
             }
-            (ProbePhase::Hello | ProbePhase::TakeOver, Input::Received { payload, .. }) => {
+            (
+                ProbePhase::Hello | ProbePhase::TakeOver | ProbePhase::Replacing,
+                Input::Received { payload, .. },
+            ) => {
                 let welcome = match self.mode.receive(payload, &self.limits) {
                     Received::Frame(Frame::Welcome(w)) => w,
                     // The server's ping before the takeover completes, a frame type from the
@@ -1420,7 +1479,9 @@ impl Machine {
                     }
                     // Resumed or not (the session may have expired in between; then the resume
                     // reports a gap like any other), this connection now has the session.
-                    (ProbePhase::TakeOver, _) => self.cut_over(now, conn, transport, &welcome),
+                    (ProbePhase::TakeOver | ProbePhase::Replacing, _) => {
+                        self.cut_over(now, conn, transport, &welcome)
+                    }
                     (ProbePhase::Opening | ProbePhase::Hello, _) => self.probe_failed(now),
                 }
             }

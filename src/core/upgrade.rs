@@ -17,6 +17,11 @@ pub enum ProbePhase {
     Hello,
     /// Trusted; the plain HELLO that takes the session over was sent; waiting for its WELCOME.
     TakeOver,
+    /// As `TakeOver`, but the old data connection has ended meanwhile (the server closes it as
+    /// soon as the takeover reaches it, and that close may arrive before the WELCOME): the probe
+    /// is the session's only connection now. Nothing is sent until its WELCOME; if it fails, the
+    /// session reconnects like after any lost connection.
+    Replacing,
 }
 
 /// The upgrade state beside an open session. Exactly one of these; only meaningful while the

@@ -69,14 +69,29 @@ async fn upgrade_from(blocks: &[&str], expect: TransportKind) {
         rec.dump()
     );
     let took = upgraded_at(&rec).unwrap() - lifted_at.unwrap();
-    assert_eq!(numbered(&rec, "n:"), (0..N).collect::<Vec<_>>(), "once, in order");
+    assert_eq!(
+        numbered(&rec, "n:"),
+        (0..N).collect::<Vec<_>>(),
+        "once, in order"
+    );
     assert_eq!(server_tally(&c, &rec).await, (N, 0, 0), "at the server");
     assert_eq!(c.transport(), Some(WebSocket));
-    assert_eq!(rec.opens(), 1, "an upgrade is not a reconnect: {}", rec.dump());
+    assert_eq!(
+        rec.opens(),
+        1,
+        "an upgrade is not a reconnect: {}",
+        rec.dump()
+    );
     // Within the probe schedule: the wait had backed off to at most 2 s, plus the probe's own
     // round trip.
-    assert!(took < 3_500.0, "upgrade took {took} ms after the block was lifted");
-    report(&format!("upgrade {expect} → websocket after the block was lifted"), took);
+    assert!(
+        took < 3_500.0,
+        "upgrade took {took} ms after the block was lifted"
+    );
+    report(
+        &format!("upgrade {expect} → websocket after the block was lifted"),
+        took,
+    );
     web_sys::console::log_1(
         &format!(
             "UPGRADE {expect} → websocket {}: {N} each way, 0 lost, 0 duplicated, {} probes",
