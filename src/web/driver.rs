@@ -33,6 +33,7 @@ pub(crate) enum Work {
     /// The URL function's promise resolved for attempt `conn`.
     UrlResolved {
         conn: ConnId,
+        transport: TransportKind,
         url: String,
         hello: Option<Vec<u8>>,
     },
@@ -122,8 +123,14 @@ pub(crate) fn dispatch(shared: &Rc<Shared>, work: Option<Work>) {
                 Some(Work::Input(input)) => m.handle_input(now, input),
                 Some(Work::Timeout) => m.handle_timeout(now),
                 // A promise that resolves for an attempt already abandoned is ignored.
-                Some(Work::UrlResolved { conn, url, hello }) if m.state().conn() == Some(conn) => {
-                    resolved = Some((conn, m.transport(), url, hello));
+                // Still the data connection's attempt, or the probe's.
+                Some(Work::UrlResolved {
+                    conn,
+                    transport,
+                    url,
+                    hello,
+                }) if m.state().conn() == Some(conn) || m.upgrade().probe_conn() == Some(conn) => {
+                    resolved = Some((conn, transport, url, hello));
                 }
                 Some(Work::UrlResolved { .. }) | None => {}
             }
@@ -131,7 +138,7 @@ pub(crate) fn dispatch(shared: &Rc<Shared>, work: Option<Work>) {
             let events: Vec<Event> = std::iter::from_fn(|| m.poll_event()).collect();
             (actions, events)
         }; // machine borrow released before any JS or user code runs
-        if let Some((conn, Some(kind), url, hello)) = resolved {
+        if let Some((conn, kind, url, hello)) = resolved {
             open_transport(shared, conn, kind, hello, &url);
         }
         let idle = !had_work && actions.is_empty() && events.is_empty();
@@ -283,7 +290,12 @@ fn resolve_url(
         let result = wasm_bindgen_futures::JsFuture::from(promise).await;
         let Some(shared) = weak.upgrade() else { return };
         let work = match result.map(|v| v.as_string()) {
-            Ok(Some(url)) => Work::UrlResolved { conn, url, hello },
+            Ok(Some(url)) => Work::UrlResolved {
+                conn,
+                transport,
+                url,
+                hello,
+            },
             Ok(None) => Work::Input(fail("url promise resolved to a non-string".into())),
             Err(e) => Work::Input(fail(format!("url promise rejected: {}", js_message(&e)))),
         };
