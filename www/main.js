@@ -38,10 +38,12 @@ const TIMELINE_MAX = 300;
 
 const $ = (id) => document.getElementById(id);
 
-const hf = new Holdfast(new URL("/holdfast", location.href).href, {
-  heartbeatIntervalMs: 2000,
-  heartbeatTimeoutMs: 5000,
-});
+// Demo options (shown in the footer): a quicker dead-link verdict than the defaults (4 s / 8 s)
+// and a backoff cap of 5 s instead of 30 s, so a visitor clicking faults in a row is not left
+// waiting; everything else is the default, the chain included.
+const OPTIONS = { heartbeatIntervalMs: 2000, heartbeatTimeoutMs: 5000, reconnectMaxDelayMs: 5000 };
+const hf = new Holdfast(new URL("/holdfast", location.href).href, OPTIONS);
+$("options").textContent = Object.entries(OPTIONS).map(([k, v]) => `${k}: ${v}`).join(", ");
 
 // ---- timeline ---------------------------------------------------------------------------------
 

@@ -97,6 +97,7 @@ try {
   await recovers("stream flows");
 
   // 1. kill connections: the socket drops, the client reconnects and resumes.
+  await steady();
   let n = await nEvents();
   const reconnects0 = (await snap()).stats.reconnects;
   await press("drop");
@@ -106,7 +107,6 @@ try {
 
   // 2. go silent: nothing arrives, the heartbeat declares the link dead; then recover. Done on
   //    WebSocket, where only the heartbeat can tell (over HTTP an unanswered POST may be first).
-  await steady();
   await steady();
   n = await nEvents();
   check((await snap()).transport === "websocket", "silent: starts on websocket");
