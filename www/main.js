@@ -239,7 +239,19 @@ hf.addEventListener("gap", (e) => {
   if (phase === "draining") finalProbe = probe(true);
 });
 hf.addEventListener("error", (e) => log("error", `${e.kind}: ${e.message}`));
-hf.addEventListener("close", (e) => log("close", `closed for good: ${e.code} ${e.reason}`));
+hf.addEventListener("close", (e) => {
+  log("close", `closed for good: ${e.code} ${e.reason}`);
+  // Nothing can arrive any more: what is still in flight is lost, and the count is final.
+  if (phase === "streaming" || phase === "draining") {
+    clearInterval(streamTimer);
+    clearInterval(probeTimer);
+    for (const i of pending.keys()) lostSet.add(i);
+    c.lost += pending.size;
+    pending.clear();
+    sentAt.clear();
+    setPhase("settled");
+  }
+});
 hf.addEventListener("message", (e) => {
   const d = e.data;
   if (typeof d !== "string") {
