@@ -312,7 +312,10 @@ fn open_transport(
 ) {
     let (protocol, post_timeout_ms) = {
         let m = shared.machine.borrow();
-        (m.config().protocol.clone(), m.config().heartbeat_timeout_ms)
+        // Twice the core's own POST deadline: the core decides (`SendTimeout`); this bound
+        // only keeps a POST left running after its transport was dropped from living forever.
+        let core_deadline = m.config().heartbeat_timeout_ms;
+        (m.config().protocol.clone(), core_deadline.saturating_mul(2))
     };
     let opened = match (transport, hello) {
         (TransportKind::WebSocket, _) => match transport_url(base, transport, &protocol) {
