@@ -773,6 +773,36 @@ fn run_with(
         prop_assert!(stats.queued <= 64, "client outbox over its bound");
         prop_assert!(p.max_log <= 4_096, "server log over its bound");
     }
+    if p.now >= deadline {
+        eprintln!(
+            "DIAG state {:?} upgrade {:?} buffered {} logs {:?} attached {:?} links {:?}",
+            p.client.m.state(),
+            p.client.m.upgrade(),
+            p.client.m.buffered_amount(),
+            p.sessions
+                .values()
+                .map(|s| (s.id().to_owned(), s.log_len(), s.state().clone()))
+                .collect::<Vec<_>>(),
+            p.attached_conn,
+            p.links
+                .iter()
+                .filter(|(_, l)| !l.dead)
+                .map(|(c, l)| (
+                    *c,
+                    l.kind,
+                    l.attached.clone(),
+                    l.up.len(),
+                    l.down.len(),
+                    l.client_gone
+                ))
+                .collect::<Vec<_>>(),
+        );
+        eprintln!(
+            "DIAG events: {:?}",
+            &p.client.events[p.client.events.len().saturating_sub(6)..]
+        );
+        eprintln!("DIAG got {} {}", p.client_got.len(), p.server_got.len());
+    }
     prop_assert!(p.now < deadline, "did not settle within {deadline} ms");
 
     // One gap per restart that hit a live session at most; each names exactly the client's
@@ -931,4 +961,20 @@ fn every_fault_kind_in_a_row() {
     ];
     let (client, server, gaps) = run(faults, 300, 20, 20).unwrap();
     assert_eq!((client, server, gaps), (300, 300, 0));
+}
+
+/// Found by the property test: an ACK due while the old connection was already gone (the probe
+/// replacing it) was lost, so the server kept two acknowledged messages in its log forever.
+#[test]
+fn an_ack_due_during_the_replacement_is_sent_after_the_cutover() {
+    let faults = vec![
+        (0, Fault::Drop),
+        (6356, Fault::DropBoth),
+        (6447, Fault::Latency(127)),
+        (8085, Fault::BlackHole),
+        (8801, Fault::BlockWs(false)),
+    ];
+    let (client, server, gaps, upgrades) = run_with(faults, 150, 43, 77, true).unwrap();
+    assert_eq!((client, server, gaps), (150, 150, 0));
+    assert!(upgrades >= 1);
 }

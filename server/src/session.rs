@@ -180,9 +180,6 @@ pub struct ServerSession {
     inbound: Receiver,
     /// When the pending ACK is due.
     ack_due: Option<Instant>,
-    /// A duplicate arrived: the client may have missed our ACK, so send one even if nothing new
-    /// was delivered.
-    reack: bool,
     /// The last seq given to an outbound data frame.
     last_out: u64,
     /// Outbound data frames not yet acknowledged, in seq order.
@@ -210,7 +207,6 @@ impl ServerSession {
             attachment: 0,
             inbound: Receiver::default(),
             ack_due: None,
-            reack: false,
             last_out: 0,
             log: VecDeque::new(),
             log_bytes: 0,
@@ -575,7 +571,6 @@ impl ServerSession {
     fn clear_ack(&mut self) {
         self.inbound.take_ack();
         self.ack_due = None;
-        self.reack = false;
     }
 
     fn become_detached(&mut self, now: Instant) {
@@ -626,8 +621,7 @@ impl ServerSession {
     }
 
     fn send_ack(&mut self, now: Instant) {
-        let owed = self.inbound.take_ack().is_some() || self.reack;
-        self.reack = false;
+        let owed = self.inbound.take_ack().is_some();
         self.ack_due = None;
         if owed {
             self.transmit(
@@ -671,8 +665,8 @@ impl ServerSession {
     fn handle_data(&mut self, now: Instant, seq: u64, msg: Message) {
         match self.inbound.accept(seq) {
             Inbound::Duplicate => {
-                // A resend after resume, or the client missed our ACK: acknowledge again.
-                self.reack = true;
+                // A resend after resume, or the client missed our ACK: the receiver owes it
+                // again.
                 self.ack_due.get_or_insert(now.plus(ACK_DELAY_MS));
             }
             // A gap cannot happen with resume short of a client bug; the frame is delivered

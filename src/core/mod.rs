@@ -758,7 +758,13 @@ impl Machine {
 
     fn on_data(&mut self, now: Instant, conn: ConnId, seq: u64, payload: Payload) {
         match self.session.inbound.accept(seq) {
-            Inbound::Duplicate => return,
+            Inbound::Duplicate => {
+                // The server resent: it missed our ACK. The receiver owes it again.
+                if self.timers.get(Timer::Ack).is_none() {
+                    self.timers.set(Timer::Ack, now.plus(ACK_DELAY_MS));
+                }
+                return;
+            }
             Inbound::Gap { expected } => self.emit(Event::Error(ClientError::SequenceGap {
                 expected,
                 got: seq,
@@ -1267,6 +1273,9 @@ impl Machine {
     }
 
     fn send_ack(&mut self, now: Instant, conn: ConnId) {
+        if self.data_replaced() {
+            return; // kept pending: the cutover sends it on the new connection
+        }
         self.timers.stop(Timer::Ack);
         if let Some(seq) = self.session.inbound.take_ack() {
             self.send_frame(now, conn, &Frame::Ack { seq });
@@ -1526,6 +1535,9 @@ impl Machine {
         self.resume_or_start(w);
         self.adopt(now, Some(w));
         self.flush(now, conn);
+        // What arrived on the old connection after the takeover HELLO left is acknowledged
+        // here (its ACK may have been due while the old connection was already gone).
+        self.send_ack(now, conn);
         let (from, to) = (self.transport_at(from), self.transport_at(target));
         self.emit(Event::Transport {
             from,

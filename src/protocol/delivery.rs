@@ -44,7 +44,8 @@ pub struct Receiver {
     /// Highest seq delivered in order (0 = none yet). This is what HELLO's `last_seq` and the
     /// WELCOME's `ack` carry, and what an ACK acknowledges.
     pub last: u64,
-    /// Data frames delivered since the last ACK was sent.
+    /// Data frames delivered since the last ACK was sent (at least 1 after a duplicate: an ACK
+    /// is owed again).
     pub unacked: u32,
 }
 
@@ -54,9 +55,12 @@ impl Receiver {
         Receiver { last, unacked: 0 }
     }
 
-    /// Classifies `seq` and, unless it is a duplicate, records it as delivered.
+    /// Classifies `seq` and, unless it is a duplicate, records it as delivered. A duplicate
+    /// means the peer resent because it never got our ACK (a resume, or an ACK lost with a
+    /// connection): it makes an ACK due again, so the peer can free its log.
     pub fn accept(&mut self, seq: u64) -> Inbound {
         if seq <= self.last {
+            self.unacked = self.unacked.max(1);
             return Inbound::Duplicate;
         }
         let expected = self.last.saturating_add(1);
@@ -103,6 +107,10 @@ mod tests {
         assert_eq!(r.accept(1), Inbound::InOrder);
         assert_eq!(r.accept(1), Inbound::Duplicate);
         assert_eq!(r.accept(3), Inbound::Gap { expected: 2 });
+        assert_eq!(r.take_ack(), Some(3));
+        assert_eq!(r.take_ack(), None);
+        // A duplicate after the ACK: the peer missed it, so it is owed again.
+        assert_eq!(r.accept(2), Inbound::Duplicate);
         assert_eq!(r.take_ack(), Some(3));
         assert_eq!(r.take_ack(), None);
         let mut r = Receiver::resumed(10);
