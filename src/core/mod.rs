@@ -1333,7 +1333,6 @@ impl Machine {
             self.upgrade = Upgrade::Waiting {
                 delay: self.config.upgrade_probe_ms,
             };
-            self.timers.set(Timer::Probe, now);
             self.start_probe(now);
         }
     }
