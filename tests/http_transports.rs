@@ -461,3 +461,25 @@ fn a_resume_over_polling_resends_and_keeps_the_session() {
     s.input(Input::Sent { conn });
     assert_eq!(texts(&posts(&s, conn).concat()), ["m0", "m1"]);
 }
+
+#[test]
+fn a_message_the_transport_dropped_unread_is_reported_and_the_link_goes_on() {
+    let mut s = Sim::new(chain(&[Sse]));
+    s.input(Input::Connect);
+    let conn = open_sse(&mut s);
+    s.advance(2_000);
+    sse_event(&mut s, conn, &Frame::Ping { id: 9 });
+    s.input(Input::Sent { conn });
+    s.input(Input::Oversized {
+        conn,
+        size: 300 << 20,
+    });
+    assert!(s.events.iter().any(|e| matches!(
+        e,
+        Event::Error(holdfast::core::ClientError::MessageTooBig { size, limit })
+            if *size == 300 << 20 && *limit == s.m.max_inbound_bytes()
+    )));
+    assert!(matches!(s.m.state(), State::Open { .. }));
+    sse_event(&mut s, conn, &data(2, "next"));
+    assert_eq!(s.messages(), [Payload::Text("next".into())]);
+}

@@ -91,7 +91,8 @@ pub enum ClientError {
         /// How many were dropped.
         dropped: usize,
     },
-    /// `send` refused a message larger than `maxMessageBytes`.
+    /// `send` refused a message larger than `maxMessageBytes`, or the transport dropped an
+    /// inbound message larger than a frame carrying `maxMessageBytes`, unread.
     MessageTooBig {
         /// Its size.
         size: usize,

@@ -29,6 +29,15 @@ pub enum Input {
         /// The message as received.
         payload: Payload,
     },
+    /// The transport for `conn` received a message of `size` bytes over
+    /// [`super::Machine::max_inbound_bytes`] and dropped it unread, so it never grows the wasm
+    /// memory. Reported as an `error`; the connection goes on.
+    Oversized {
+        /// Which connection.
+        conn: ConnId,
+        /// The message's size as the transport saw it (bytes, or UTF-16 units for text).
+        size: usize,
+    },
     /// The `POST {base}/send` in flight on `conn` was answered `204` (HTTP transports).
     Sent {
         /// Which connection.

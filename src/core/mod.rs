@@ -317,6 +317,14 @@ impl Machine {
         }
     }
 
+    /// The largest single transport message the glue should read (a WebSocket message, an SSE
+    /// event's data in bytes of base64 is 4/3 of it): one frame carrying the largest payload
+    /// `maxMessageBytes` allows. Anything larger is dropped unread with `Input::Oversized`.
+    pub fn max_inbound_bytes(&self) -> usize {
+        // A data frame's header is its type byte and a varint seq (at most 10 bytes).
+        self.config.max_message_bytes.saturating_add(16)
+    }
+
     /// The upgrade state: whether a probe is scheduled or out.
     pub fn upgrade(&self) -> &Upgrade {
         &self.upgrade
@@ -487,6 +495,13 @@ impl Machine {
             Input::Received { conn, payload } => {
                 if self.state.conn() == Some(conn) {
                     self.on_received(now, conn, payload);
+                }
+            }
+            Input::Oversized { conn, size } => {
+                if self.state.conn() == Some(conn) {
+                    self.heard(now);
+                    let limit = self.max_inbound_bytes();
+                    self.emit(Event::Error(ClientError::MessageTooBig { size, limit }));
                 }
             }
             Input::Sent { conn } => {
@@ -1551,6 +1566,7 @@ fn input_conn(input: &Input) -> Option<ConnId> {
     match input {
         Input::Opened { conn }
         | Input::Received { conn, .. }
+        | Input::Oversized { conn, .. }
         | Input::Sent { conn }
         | Input::Polled { conn, .. }
         | Input::Closed { conn, .. }

@@ -310,16 +310,20 @@ fn open_transport(
     hello: Option<Vec<u8>>,
     base: &str,
 ) {
-    let (protocol, post_timeout_ms) = {
+    let (protocol, post_timeout_ms, max_bytes) = {
         let m = shared.machine.borrow();
         // Twice the core's own POST deadline: the core decides (`SendTimeout`); this bound
         // only keeps a POST left running after its transport was dropped from living forever.
         let core_deadline = m.config().heartbeat_timeout_ms;
-        (m.config().protocol.clone(), core_deadline.saturating_mul(2))
+        (
+            m.config().protocol.clone(),
+            core_deadline.saturating_mul(2),
+            m.max_inbound_bytes(),
+        )
     };
     let opened = match (transport, hello) {
         (TransportKind::WebSocket, _) => match transport_url(base, transport, &protocol) {
-            Ok(url) => WsTransport::open(&url, conn, shared.sink()).map(Transport::Ws),
+            Ok(url) => WsTransport::open(&url, conn, max_bytes, shared.sink()).map(Transport::Ws),
             Err(msg) => {
                 return enqueue(
                     shared,
@@ -336,6 +340,7 @@ fn open_transport(
             conn,
             &hello,
             post_timeout_ms,
+            max_bytes,
             shared.sink(),
         )
         .map(|t| Transport::Http(Rc::new(t))),

@@ -590,3 +590,43 @@ async fn throughput_per_transport() {
         c.close(1000, "done").unwrap();
     }
 }
+
+/// A message over the client's limit is refused by the transport before it is copied into wasm
+/// (reported as `message-too-big`, not as an undecodable frame), on WebSocket and on SSE; the
+/// next message still arrives.
+#[wasm_bindgen_test]
+async fn an_oversized_message_is_refused_unread_and_the_next_one_arrives() {
+    fault("recover").await;
+    for kind in [WebSocket, Sse] {
+        let small = Config {
+            max_message_bytes: 2_048,
+            ..chain(&[kind])
+        };
+        let (a, rec) = opened_client(UrlSource::Fixed(base()), small).await;
+        let (b, _) = opened_client(UrlSource::Fixed(base()), chain(&[WebSocket])).await;
+        let big = "x".repeat(64 * 1024);
+        b.send(text(&format!("broadcast:{big}")));
+        b.send(text("broadcast:after the big one"));
+        let after = Payload::Text("after the big one".into());
+        assert!(
+            rec.wait(5_000.0, |r| r.messages().contains(&after)).await,
+            "{kind}: {}",
+            rec.dump()
+        );
+        let refused = rec.count(|e| {
+            matches!(
+                e,
+                Event::Error(holdfast::core::ClientError::MessageTooBig { size, .. })
+                    if *size > 64 * 1024
+            )
+        });
+        assert_eq!(refused, 1, "{kind}: {}", rec.dump());
+        assert!(
+            !rec.messages().iter().any(|m| m.len() > 2_048),
+            "{kind}: an oversized message was delivered"
+        );
+        assert_eq!(rec.opens(), 1, "{kind}: the link went on");
+        a.close(1000, "done").unwrap();
+        b.close(1000, "done").unwrap();
+    }
+}

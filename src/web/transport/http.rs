@@ -68,6 +68,9 @@ struct Inner {
     posting: Cell<bool>,
     /// Longest a POST may take before its own signal aborts it.
     post_timeout_ms: u32,
+    /// Largest frame read (see `Machine::max_inbound_bytes`); larger SSE events and answers are
+    /// refused before they are copied into wasm.
+    max_frame: usize,
     /// The transport was dropped: answers are no longer reported.
     dropped: Cell<bool>,
 }
@@ -81,6 +84,7 @@ impl HttpTransport {
         conn: ConnId,
         hello: &[u8],
         post_timeout_ms: u64,
+        max_frame: usize,
         sink: impl Fn(Input) + 'static,
     ) -> Result<HttpTransport, String> {
         let polls = AbortController::new().map_err(|e| js_message(&e))?;
@@ -93,6 +97,7 @@ impl HttpTransport {
             posts: RefCell::new(VecDeque::new()),
             posting: Cell::new(false),
             post_timeout_ms: u32::try_from(post_timeout_ms).unwrap_or(u32::MAX),
+            max_frame,
             dropped: Cell::new(false),
         });
         let stream = match kind {
@@ -145,7 +150,7 @@ impl HttpTransport {
         let init = request("GET", None, Some(&inner.polls.signal()));
         spawn_local(async move {
             let conn = inner.conn;
-            let input = match fetch(&url, &init).await {
+            let input = match fetch(&url, &init, inner.max_body()).await {
                 Ok((200, body, _)) => Input::Polled { conn, body },
                 // A gateway that gave up on a held poll: an empty answer (PROTOCOL.md §8.4).
                 Ok((504, _, _)) => Input::Polled { conn, body: vec![] },
@@ -174,6 +179,14 @@ impl Drop for HttpTransport {
 }
 
 impl Inner {
+    /// Largest answer body read: a poll answer carries at most about 1 MiB of frames plus one
+    /// large frame (PROTOCOL.md §8.4); anything beyond is refused unread.
+    fn max_body(&self) -> usize {
+        self.max_frame
+            .saturating_add(1 << 20)
+            .saturating_add(64 * 1024)
+    }
+
     /// Feeds `input` to the client unless the transport is gone.
     fn report(&self, input: Input) {
         if !self.dropped.get() {
@@ -193,11 +206,19 @@ fn open_stream(inner: &Rc<Inner>, hello: &[u8]) -> Result<Stream, String> {
     let sink = Rc::clone(&inner.sink);
     let open = Listener::new(target, "open", move |_| sink(Input::Opened { conn }));
     let sink = Rc::clone(&inner.sink);
+    // One event is one frame in base64: 4 characters per 3 bytes.
+    let max_text = inner.max_frame.div_ceil(3).saturating_mul(4);
     let message = Listener::new(target, "message", move |e| {
-        let text = e
-            .dyn_ref::<web_sys::MessageEvent>()
-            .and_then(|m| m.data().as_string());
-        if let Some(text) = text {
+        let Some(data) = e.dyn_ref::<web_sys::MessageEvent>().map(|m| m.data()) else {
+            return;
+        };
+        let size = data
+            .dyn_ref::<js_sys::JsString>()
+            .map_or(0, |t| t.length() as usize);
+        if size > max_text {
+            return sink(Input::Oversized { conn, size });
+        }
+        if let Some(text) = data.as_string() {
             sink(Input::Received {
                 conn,
                 payload: Payload::Text(text),
@@ -229,7 +250,7 @@ fn open_poll(inner: &Rc<Inner>, hello: &[u8]) -> Result<(), String> {
     let inner = Rc::clone(inner);
     spawn_local(async move {
         let conn = inner.conn;
-        match fetch(&url, &init).await {
+        match fetch(&url, &init, inner.max_body()).await {
             Ok((200, body, _)) => {
                 inner.report(Input::Opened { conn });
                 inner.report(Input::Polled { conn, body });
@@ -260,7 +281,7 @@ async fn drain_posts(inner: Rc<Inner>) {
         let signal = AbortSignal::timeout_with_u32(inner.post_timeout_ms);
         let init = request("POST", Some(body), Some(&signal));
         let conn = inner.conn;
-        let failed = match fetch(&url, &init).await {
+        let failed = match fetch(&url, &init, inner.max_body()).await {
             Ok((status, _, _)) if (200..300).contains(&status) => {
                 inner.report(Input::Sent { conn });
                 None
@@ -294,14 +315,23 @@ fn request(method: &str, body: Option<Vec<u8>>, signal: Option<&AbortSignal>) ->
 }
 
 /// Runs one fetch: `(status, body, Retry-After in ms)`, or the network error's message.
-async fn fetch(url: &str, init: &RequestInit) -> Result<(u16, Vec<u8>, Option<u64>), String> {
+/// A body over `max_body` bytes is an error, found before it is copied into wasm.
+async fn fetch(
+    url: &str,
+    init: &RequestInit,
+    max_body: usize,
+) -> Result<(u16, Vec<u8>, Option<u64>), String> {
     bump(Kind::Request, 1);
-    let result = fetch_inner(url, init).await;
+    let result = fetch_inner(url, init, max_body).await;
     bump(Kind::Request, -1);
     result
 }
 
-async fn fetch_inner(url: &str, init: &RequestInit) -> Result<(u16, Vec<u8>, Option<u64>), String> {
+async fn fetch_inner(
+    url: &str,
+    init: &RequestInit,
+    max_body: usize,
+) -> Result<(u16, Vec<u8>, Option<u64>), String> {
     let response = JsFuture::from(global_fetch(url, init))
         .await
         .map_err(|e| js_message(&e))?;
@@ -317,6 +347,13 @@ async fn fetch_inner(url: &str, init: &RequestInit) -> Result<(u16, Vec<u8>, Opt
         .and_then(|v| retry_after_ms(&v));
     let buffer = response.array_buffer().map_err(|e| js_message(&e))?;
     let buffer = JsFuture::from(buffer).await.map_err(|e| js_message(&e))?;
-    let body = js_sys::Uint8Array::new(&buffer).to_vec();
+    let bytes = js_sys::Uint8Array::new(&buffer);
+    if bytes.length() as usize > max_body {
+        return Err(format!(
+            "answer of {} bytes is over the {max_body}-byte limit",
+            bytes.length()
+        ));
+    }
+    let body = bytes.to_vec();
     Ok((status, body, retry_after))
 }

@@ -23,11 +23,13 @@ struct Handlers {
 }
 
 impl WsTransport {
-    /// Opens `url` as connection `conn`; every event becomes an [`Input`] passed to `sink`.
+    /// Opens `url` as connection `conn`; every event becomes an [`Input`] passed to `sink`. A
+    /// message over `max_bytes` is reported as `Oversized` without being copied into wasm.
     /// Fails with the browser's message for an invalid URL or a blocked port.
     pub(crate) fn open(
         url: &str,
         conn: ConnId,
+        max_bytes: usize,
         sink: impl Fn(Input) + Clone + 'static,
     ) -> Result<WsTransport, String> {
         let ws = WebSocket::new(url).map_err(|e| js_message(&e))?;
@@ -38,6 +40,19 @@ impl WsTransport {
         let s = sink.clone();
         let message = Closure::<dyn FnMut(MessageEvent)>::new(move |e: MessageEvent| {
             let data = e.data();
+            // Sizes are checked on the JS side first: copying a huge message into wasm would grow
+            // its memory for the life of the page.
+            let size = data
+                .dyn_ref::<js_sys::JsString>()
+                .map(|t| t.length() as usize)
+                .or_else(|| {
+                    data.dyn_ref::<js_sys::ArrayBuffer>()
+                        .map(|b| b.byte_length() as usize)
+                })
+                .unwrap_or(0);
+            if size > max_bytes {
+                return s(Input::Oversized { conn, size });
+            }
             let payload = if let Some(text) = data.as_string() {
                 Payload::Text(text)
             } else if let Some(buf) = data.dyn_ref::<js_sys::ArrayBuffer>() {
