@@ -330,8 +330,7 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
 /// The `ms=N` of a fault route's query, capped at [`MAX_DOWN`]: `Ok(None)` without one, `Err`
 /// (why, for a 400) for anything but a whole number.
 fn ms_param(query: Option<&str>) -> Result<Option<Duration>, &'static str> {
-    let ms = query.and_then(|q| q.split('&').find_map(|pair| pair.strip_prefix("ms=")));
-    match ms.map(str::parse::<u64>) {
+    match crate::http::query_param(query, "ms").map(str::parse::<u64>) {
         None => Ok(None),
         Some(Ok(ms)) => Ok(Some(Duration::from_millis(ms).min(MAX_DOWN))),
         Some(Err(_)) => Err("ms must be a whole number"),
