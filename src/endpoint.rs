@@ -18,15 +18,15 @@ pub fn transport_url(
 ) -> Result<String, String> {
     let (secure, path, query) = split(base)?;
     let ws_scheme = if secure { "wss" } else { "ws" };
-    let http_scheme = if secure { "https" } else { "http" };
     Ok(match (protocol, transport) {
         (Protocol::Raw(_), _) => format!("{ws_scheme}://{path}{query}"),
         (Protocol::Holdfast, TransportKind::WebSocket) => {
             format!("{ws_scheme}://{path}/ws{query}")
         }
-        (Protocol::Holdfast, TransportKind::Sse) => format!("{http_scheme}://{path}/sse{query}"),
+        // The HTTP routes' URLs are built in one place.
+        (Protocol::Holdfast, TransportKind::Sse) => return http_url(base, "sse", &[]),
         (Protocol::Holdfast, TransportKind::LongPolling | TransportKind::Polling) => {
-            format!("{http_scheme}://{path}/poll{query}")
+            return http_url(base, "poll", &[])
         }
     })
 }

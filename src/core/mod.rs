@@ -325,6 +325,15 @@ impl Machine {
         self.config.max_message_bytes.saturating_add(16)
     }
 
+    /// The largest HTTP answer body the glue should read (a poll answer, PROTOCOL.md §8.4):
+    /// the server's about 1 MiB of frames plus one frame of [`Machine::max_inbound_bytes`] and
+    /// the batch envelope. A larger body fails the request unread.
+    pub fn max_answer_bytes(&self) -> usize {
+        self.max_inbound_bytes()
+            .saturating_add(1 << 20)
+            .saturating_add(64 * 1024)
+    }
+
     /// The upgrade state: whether a probe is scheduled or out.
     pub fn upgrade(&self) -> &Upgrade {
         &self.upgrade

@@ -12,7 +12,7 @@ use super::counts::{bump, Kind};
 use super::lifecycle::Lifecycle;
 use super::remember::Remembered;
 use super::timer::Timeout;
-use super::transport::http::HttpTransport;
+use super::transport::http::{HttpTransport, Limits as HttpLimits};
 use super::transport::websocket::{js_message, send as ws_send, WsTransport};
 use super::transport::Transport;
 use super::UrlSource;
@@ -310,7 +310,7 @@ fn open_transport(
     hello: Option<Vec<u8>>,
     base: &str,
 ) {
-    let (protocol, post_timeout_ms, max_bytes) = {
+    let (protocol, post_timeout_ms, limits) = {
         let m = shared.machine.borrow();
         // Twice the core's own POST deadline: the core decides (`SendTimeout`); this bound
         // only keeps a POST left running after its transport was dropped from living forever.
@@ -318,12 +318,17 @@ fn open_transport(
         (
             m.config().protocol.clone(),
             core_deadline.saturating_mul(2),
-            m.max_inbound_bytes(),
+            HttpLimits {
+                frame: m.max_inbound_bytes(),
+                answer: m.max_answer_bytes(),
+            },
         )
     };
     let opened = match (transport, hello) {
         (TransportKind::WebSocket, _) => match transport_url(base, transport, &protocol) {
-            Ok(url) => WsTransport::open(&url, conn, max_bytes, shared.sink()).map(Transport::Ws),
+            Ok(url) => {
+                WsTransport::open(&url, conn, limits.frame, shared.sink()).map(Transport::Ws)
+            }
             Err(msg) => {
                 return enqueue(
                     shared,
@@ -340,7 +345,7 @@ fn open_transport(
             conn,
             &hello,
             post_timeout_ms,
-            max_bytes,
+            limits,
             shared.sink(),
         )
         .map(|t| Transport::Http(Rc::new(t))),

@@ -37,6 +37,16 @@ extern "C" {
 
 type Sink = Rc<dyn Fn(Input)>;
 
+/// The core's size limits for what a transport reads (`Machine::max_inbound_bytes` and
+/// `Machine::max_answer_bytes`).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Limits {
+    /// Largest single frame.
+    pub(crate) frame: usize,
+    /// Largest answer body.
+    pub(crate) answer: usize,
+}
+
 /// One HTTP connection attempt and everything it owns.
 pub(crate) struct HttpTransport {
     inner: Rc<Inner>,
@@ -68,9 +78,9 @@ struct Inner {
     posting: Cell<bool>,
     /// Longest a POST may take before its own signal aborts it.
     post_timeout_ms: u32,
-    /// Largest frame read (see `Machine::max_inbound_bytes`); larger SSE events and answers are
-    /// refused before they are copied into wasm.
-    max_frame: usize,
+    /// The core's size limits: the largest frame (an SSE event carries one) and the largest
+    /// answer body; larger ones are refused before they are copied into wasm.
+    limits: Limits,
     /// The transport was dropped: answers are no longer reported.
     dropped: Cell<bool>,
 }
@@ -84,7 +94,7 @@ impl HttpTransport {
         conn: ConnId,
         hello: &[u8],
         post_timeout_ms: u64,
-        max_frame: usize,
+        limits: Limits,
         sink: impl Fn(Input) + 'static,
     ) -> Result<HttpTransport, String> {
         let polls = AbortController::new().map_err(|e| js_message(&e))?;
@@ -97,7 +107,7 @@ impl HttpTransport {
             posts: RefCell::new(VecDeque::new()),
             posting: Cell::new(false),
             post_timeout_ms: u32::try_from(post_timeout_ms).unwrap_or(u32::MAX),
-            max_frame,
+            limits,
             dropped: Cell::new(false),
         });
         let stream = match kind {
@@ -150,7 +160,7 @@ impl HttpTransport {
         let init = request("GET", None, Some(&inner.polls.signal()));
         spawn_local(async move {
             let conn = inner.conn;
-            let input = match fetch(&url, &init, inner.max_body()).await {
+            let input = match fetch(&url, &init, inner.limits.answer).await {
                 Ok((200, body, _)) => Input::Polled { conn, body },
                 // A gateway that gave up on a held poll: an empty answer (PROTOCOL.md §8.4).
                 Ok((504, _, _)) => Input::Polled { conn, body: vec![] },
@@ -179,14 +189,6 @@ impl Drop for HttpTransport {
 }
 
 impl Inner {
-    /// Largest answer body read: a poll answer carries at most about 1 MiB of frames plus one
-    /// large frame (PROTOCOL.md §8.4); anything beyond is refused unread.
-    fn max_body(&self) -> usize {
-        self.max_frame
-            .saturating_add(1 << 20)
-            .saturating_add(64 * 1024)
-    }
-
     /// Feeds `input` to the client unless the transport is gone.
     fn report(&self, input: Input) {
         if !self.dropped.get() {
@@ -207,7 +209,7 @@ fn open_stream(inner: &Rc<Inner>, hello: &[u8]) -> Result<Stream, String> {
     let open = Listener::new(target, "open", move |_| sink(Input::Opened { conn }));
     let sink = Rc::clone(&inner.sink);
     // One event is one frame in base64: 4 characters per 3 bytes.
-    let max_text = inner.max_frame.div_ceil(3).saturating_mul(4);
+    let max_text = inner.limits.frame.div_ceil(3).saturating_mul(4);
     let message = Listener::new(target, "message", move |e| {
         let Some(data) = e.dyn_ref::<web_sys::MessageEvent>().map(|m| m.data()) else {
             return;
@@ -250,7 +252,7 @@ fn open_poll(inner: &Rc<Inner>, hello: &[u8]) -> Result<(), String> {
     let inner = Rc::clone(inner);
     spawn_local(async move {
         let conn = inner.conn;
-        match fetch(&url, &init, inner.max_body()).await {
+        match fetch(&url, &init, inner.limits.answer).await {
             Ok((200, body, _)) => {
                 inner.report(Input::Opened { conn });
                 inner.report(Input::Polled { conn, body });
@@ -281,7 +283,7 @@ async fn drain_posts(inner: Rc<Inner>) {
         let signal = AbortSignal::timeout_with_u32(inner.post_timeout_ms);
         let init = request("POST", Some(body), Some(&signal));
         let conn = inner.conn;
-        let failed = match fetch(&url, &init, inner.max_body()).await {
+        let failed = match fetch(&url, &init, inner.limits.answer).await {
             Ok((status, _, _)) if (200..300).contains(&status) => {
                 inner.report(Input::Sent { conn });
                 None
