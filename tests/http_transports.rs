@@ -219,13 +219,7 @@ fn answered_polls_keep_the_link_alive_and_silence_still_kills_it() {
     assert!(matches!(s.m.state(), State::Open { .. }));
     // The server stops answering: dead within the heartbeat timeout.
     s.advance(2_600);
-    assert!(s.events.iter().any(|e| matches!(
-        e,
-        Event::Reconnecting {
-            reason: DisconnectReason::DeadLink,
-            ..
-        }
-    )));
+    assert!(s.reconnect_reasons().contains(&DisconnectReason::DeadLink));
 }
 
 #[test]
@@ -240,13 +234,7 @@ fn a_body_that_is_not_a_batch_is_reported_and_proves_nothing() {
         });
         s.advance(100);
     }
-    assert!(s.events.iter().any(|e| matches!(
-        e,
-        Event::Reconnecting {
-            reason: DisconnectReason::DeadLink,
-            ..
-        }
-    )));
+    assert!(s.reconnect_reasons().contains(&DisconnectReason::DeadLink));
 }
 
 #[test]
@@ -260,13 +248,9 @@ fn an_unanswered_post_ends_the_link_at_the_heartbeat_timeout() {
         s.advance(500);
         sse_event(&mut s, conn, &Frame::Ping { id: 1 });
     }
-    assert!(s.events.iter().any(|e| matches!(
-        e,
-        Event::Reconnecting {
-            reason: DisconnectReason::SendTimeout,
-            ..
-        }
-    )));
+    assert!(s
+        .reconnect_reasons()
+        .contains(&DisconnectReason::SendTimeout));
 }
 
 #[test]

@@ -274,6 +274,17 @@ impl Sim {
         conn
     }
 
+    /// Why each `Reconnecting` event happened, in order.
+    pub fn reconnect_reasons(&self) -> Vec<holdfast::core::DisconnectReason> {
+        self.events
+            .iter()
+            .filter_map(|e| match e {
+                Event::Reconnecting { reason, .. } => Some(reason.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
     pub fn reconnecting_delays(&self) -> Vec<u64> {
         self.events
             .iter()
