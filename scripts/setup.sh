@@ -19,10 +19,21 @@ if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
   rustup target add wasm32-unknown-unknown
 fi
 
+# The npm package is built on a pinned nightly: `-Zbuild-std` with the immediate-abort panic
+# strategy drops the panic and formatting machinery from the module (BENCHMARKS.md, "Size").
+# Tests build on stable; only scripts/pkg.sh uses this toolchain.
+PKG_NIGHTLY=$(cat "$ROOT/scripts/pkg-nightly")
+if [ ! -d "$(rustup run "$PKG_NIGHTLY" rustc --print sysroot 2>/dev/null)/lib/rustlib/src/rust/library" ]; then
+  log "rustup toolchain install $PKG_NIGHTLY with rust-src, for the package build"
+  rustup toolchain install "$PKG_NIGHTLY" --profile minimal --component rust-src
+fi
+
 need_apt=()
 command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
 command -v chromedriver >/dev/null 2>&1 || need_apt+=(chromium-driver)
 command -v firefox-esr >/dev/null 2>&1 || need_apt+=(firefox-esr)
+# brotli: the package's size is reported gzip -9 and brotli (scripts/pkg.sh).
+command -v brotli >/dev/null 2>&1 || need_apt+=(brotli)
 if [ ${#need_apt[@]} -gt 0 ]; then
   log "apt-get install ${need_apt[*]}"
   export DEBIAN_FRONTEND=noninteractive
@@ -58,5 +69,11 @@ if [ ! -d "$TOOLS/node_modules/playwright-core" ]; then
   log "npm install playwright-core into .tools/"
   mkdir -p "$TOOLS"
   npm install --prefix "$TOOLS" --no-audit --no-fund --silent playwright-core@1
+fi
+# esbuild measures the package as a user's bundle ships it (scripts/pkg.sh's size budget).
+if [ ! -x "$TOOLS/node_modules/.bin/esbuild" ]; then
+  log "npm install esbuild into .tools/"
+  mkdir -p "$TOOLS"
+  npm install --prefix "$TOOLS" --no-audit --no-fund --silent esbuild@0.28.2
 fi
 log "toolchain ready (wasm-bindgen $WB_VERSION)"
