@@ -7,6 +7,7 @@ use core::fmt;
 
 /// One way of carrying the connection. The order in [`Config::transports`] is the fallback chain.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum TransportKind {
     /// Browser `WebSocket`.
     WebSocket,
@@ -90,6 +91,7 @@ impl fmt::Display for TransportKind {
 
 /// What the client speaks over the transport.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Protocol {
     /// The holdfast protocol (PROTOCOL.md): handshake, sequence numbers, acks, ping/pong.
     Holdfast,
@@ -114,6 +116,7 @@ pub struct RawHeartbeat {
 
 /// What `send` does when the queue is full.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub enum OverflowPolicy {
     /// Refuse the new message (`send` returns `"rejected"`) and emit an `error` event.
     #[default]

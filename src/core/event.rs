@@ -7,6 +7,7 @@ use core::fmt;
 
 /// Something the app should hear about. Drain with [`super::Machine::poll_event`].
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub enum Event {
     /// The connection is open and trusted; queued messages were already flushed.
     Open {
@@ -63,6 +64,7 @@ pub enum Event {
 
 /// A non-fatal problem reported through an `error` event.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ClientError {
     /// An inbound frame could not be decoded; it was dropped.
     BadFrame(DecodeError),

@@ -83,6 +83,7 @@ pub enum Input {
 
 /// Why a transport failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum TransportError {
     /// A network-level failure (connection refused, reset, DNS, WebSocket `error`).
     Network(String),

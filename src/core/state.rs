@@ -72,6 +72,7 @@ impl State {
 
 /// The coarse state the app sees (`hf.state`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum StateKind {
     /// First connection attempt in progress (or not started).
     Connecting,
@@ -106,6 +107,7 @@ impl StateKind {
 
 /// Why a connection ended or an attempt failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum DisconnectReason {
     /// The attempt was not trusted before the connect deadline.
     ConnectTimeout,

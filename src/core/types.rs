@@ -44,6 +44,7 @@ pub enum SendOutcome {
 
 /// Why a send was rejected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum RejectReason {
     /// The client is closed.
     Closed,
@@ -66,6 +67,7 @@ impl SendOutcome {
 
 /// Counters for `stats()`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Stats {
     /// Smoothed heartbeat round-trip time.
     pub rtt_ms: Option<u64>,
