@@ -16,9 +16,11 @@ bash scripts/with-server.sh wasm-pack test --headless --chrome --firefox -- --te
 
 echo "== end to end: the npm package and the demo page in headless Chromium (playwright-core)"
 bash scripts/pkg.sh
-# demo.mjs: the page opens and echoes, the JS API; demo-faults.mjs: a 20/s numbered stream through
-# every fault button, 0 lost / 0 duplicated, screenshots in target/e2e/.
+# demo.mjs: the page opens and echoes, the JS API; package-api.mjs: the entries before and after the
+# engine loads, holdfast/slim, the WebSocket-compatible details; demo-faults.mjs: a 20/s numbered
+# stream through every fault button, 0 lost / 0 duplicated, screenshots in target/e2e/.
 SERVER_ARGS="--www www --pkg pkg" PLAYWRIGHT_CORE="$(pwd)/.tools/node_modules/playwright-core" \
   bash scripts/with-server.sh sh -c \
-  'node tests/e2e/demo.mjs "$HOLDFAST_TEST_SERVER" && node tests/e2e/demo-faults.mjs "$HOLDFAST_TEST_SERVER"'
+  'node tests/e2e/demo.mjs "$HOLDFAST_TEST_SERVER" && node tests/e2e/package-api.mjs "$HOLDFAST_TEST_SERVER" \
+    && node tests/e2e/demo-faults.mjs "$HOLDFAST_TEST_SERVER"'
 echo "== all tests passed"
