@@ -1,16 +1,18 @@
 // holdfast: a browser real-time client that never silently loses a connection or a message.
-// The default entry: the WebAssembly engine is inlined (holdfast_wasm_inline.js, base64), so every
+// The default entry: the WebAssembly engine is inlined (holdfast_wasm_inline.js), so every
 // bundler and a plain <script type=module> take it with no plugin and no config. It is compiled
 // lazily, asynchronously, by the first `new Holdfast` (or `initHoldfast()`), never at import.
 // Apps that host the .wasm themselves and want streaming compile use `holdfast/slim`.
 import { defineHoldfast, load } from "./holdfast_client.js";
-import WASM_BASE64 from "./holdfast_wasm_inline.js";
+import WASM_DEFLATED from "./holdfast_wasm_inline.js";
 
-function bytes() {
-  const text = atob(WASM_BASE64);
-  const out = new Uint8Array(text.length);
-  for (let i = 0; i < text.length; i++) out[i] = text.charCodeAt(i);
-  return out;
+/** The engine's bytes: base64-decoded, then inflated by the platform (no JS inflater shipped). */
+async function bytes() {
+  const text = atob(WASM_DEFLATED);
+  const packed = new Uint8Array(text.length);
+  for (let i = 0; i < text.length; i++) packed[i] = text.charCodeAt(i);
+  const inflated = new Blob([packed]).stream().pipeThrough(new DecompressionStream("deflate-raw"));
+  return new Uint8Array(await new Response(inflated).arrayBuffer());
 }
 
 function start() {
