@@ -17,6 +17,11 @@ test:
 pkg: setup
 	bash scripts/pkg.sh
 
+## pkg-matrix: the packed package in Vite, webpack, esbuild, Rollup, a plain page, a Worker, slim (headless Chromium); tsc, publint, attw
+.PHONY: pkg-matrix
+pkg-matrix: pkg
+	bash scripts/pkg-matrix.sh
+
 ## demo: build everything and serve the demo on http://127.0.0.1:$(PORT)
 demo: pkg
 	cargo build -p holdfast-server

@@ -6,7 +6,8 @@
 # error. Then tsc --strict (types/consumer.ts), publint and attw on the tarball.
 # Tools are pinned by tests/pkg/package-lock.json; `npm ci` only when it changed (stamp file).
 # Needs $HOLDFAST_TEST_SERVER; without it, re-runs itself under scripts/with-server.sh.
-# Uses pkg/ as it is (scripts/pkg.sh builds it; it is built here only if missing).
+# Uses pkg/ as it is (scripts/pkg.sh builds it; it is built here only if missing); PKG_DIR=dir
+# packs another package directory instead. PKG_MATRIX_ONLY=vite-build,attw runs only those checks.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$(pwd)/.tools/node_modules/.bin:$PATH"
@@ -14,7 +15,8 @@ if [ -z "${HOLDFAST_TEST_SERVER:-}" ]; then
   exec bash scripts/with-server.sh bash scripts/pkg-matrix.sh "$@"
 fi
 START=$(date +%s%N)
-[ -f pkg/package.json ] || bash scripts/pkg.sh
+PKG_DIR=${PKG_DIR:-pkg}
+if [ "$PKG_DIR" = pkg ] && [ ! -f pkg/package.json ]; then bash scripts/pkg.sh; fi
 
 # Tools: reinstall only when the lockfile (or package.json) changed since the last install.
 HASH=$(cat tests/pkg/package.json tests/pkg/package-lock.json | sha256sum | cut -d' ' -f1)
@@ -28,7 +30,7 @@ fi
 # The tarball, and its install: extracted, so the committed lockfile is never touched.
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
-npm pack ./pkg --pack-destination "$TMP" --loglevel=error >/dev/null
+npm pack "$(cd "$PKG_DIR" && pwd)" --pack-destination "$TMP" --loglevel=error >/dev/null
 TARBALL=$(ls "$TMP"/*.tgz)
 rm -rf tests/pkg/node_modules/holdfast
 mkdir -p tests/pkg/node_modules/holdfast

@@ -16,6 +16,7 @@ bash scripts/with-server.sh wasm-pack test --headless --chrome --firefox -- --te
 
 echo "== end to end: the npm package and the demo page in headless Chromium (playwright-core)"
 bash scripts/pkg.sh
+bash scripts/pkg-matrix.sh
 # demo.mjs: the page opens and echoes, the JS API; package-api.mjs: the entries before and after the
 # engine loads, holdfast/slim, the WebSocket-compatible details; demo-faults.mjs: a 20/s numbered
 # stream through every fault button, 0 lost / 0 duplicated, screenshots in target/e2e/.
