@@ -209,6 +209,7 @@ fn perform(shared: &Rc<Shared>, action: Action) {
         } => match &shared.url {
             UrlSource::Fixed(base) => open_transport(shared, conn, transport, hello, base),
             UrlSource::Function(f) => resolve_url(shared, conn, transport, hello, f),
+            UrlSource::Rust(f) => super::builder::resolve_url_fn(shared, conn, transport, hello, f),
         },
         Action::Send { conn, payload } => match handle(shared, conn) {
             Some(Handle::Ws(ws)) => {

@@ -11,6 +11,7 @@ mod echo;
 mod faults;
 mod leaks;
 mod raw_mode;
+mod rust_api;
 mod sessions;
 mod transports;
 mod upgrade;
