@@ -272,15 +272,15 @@ const tsVersions = [
   ["tsc-5", join(nm, "typescript-5/bin/tsc")],
 ];
 // TypeScript 5 (the JS compiler) is slow here: bundler resolution only.
-const tsSkip = new Set(["tsc-5-nodenext"]);
+const tsSkip = new Set(["tsc-5-nodenext", "tsc-5-worker"]);
 for (const [label, tsc] of tsVersions) {
   const version = JSON.parse(readFileSync(join(dirname(tsc), "../package.json"), "utf8")).version;
-  for (const project of ["tsconfig.json", "tsconfig.nodenext.json"]) {
-    const name = `${label}${project.includes("nodenext") ? "-nodenext" : "-bundler"}`;
+  for (const project of ["tsconfig.json", "tsconfig.nodenext.json", "tsconfig.worker.json"]) {
+    const name = `${label}-${project === "tsconfig.json" ? "bundler" : project.split(".")[1]}`;
     if (!want(name) || (tsSkip.has(name) && !only)) continue;
     const r = run("node", [tsc, "-p", join(here, "types", project), "--strict", "--noEmit"], here);
     line(r.ok, name, r.ok
-      ? `typescript ${version}, --strict --noEmit, types/consumer.ts against node_modules/holdfast (${secs(r.ms)})`
+      ? `typescript ${version}, --strict --noEmit -p types/${project}: consumer.ts against node_modules/holdfast (${secs(r.ms)})`
       : `typescript ${version} (${project}):\n${indent(r.output)}`);
   }
 }
