@@ -144,9 +144,9 @@ async function optionsProbe(page) {
     return refused;
   }, { endpoint, names: declaredOptions });
   const ok = declaredOptions.length > 20 && out.length === 1 && out[0].startsWith("notAnOption");
-  line(ok, "dts-options", ok
+  return [ok, "dts-options", ok
     ? `the ${declaredOptions.length} options of HoldfastOptions (index.d.ts) are all accepted by the engine, an unknown one refused`
-    : `index.d.ts declares ${declaredOptions.length} options; refused: ${out.join("; ")}`);
+    : `index.d.ts declares ${declaredOptions.length} options; refused: ${out.join("; ")}`];
 }
 
 /** Opens one app page; resolves { ok, detail }. `after(page)` runs more checks once it passed. */
@@ -188,16 +188,17 @@ async function openApp(browser, app, base, after = null) {
   const ms = Date.now() - t0;
   const problems = [...(result?.failures || []), ...errors];
   const ok = !!result?.ok && errors.length === 0;
-  const extra = warnings.length ? `, ${warnings.length} console warning(s)` : "";
+  const warned = warnings.length ? `, ${warnings.length} console warning(s)` : "";
   const detail = ok
-    ? `open+echo ${result.echoMs} ms (open ${result.openMs} ms, ${result.transport}, page ${ms} ms${extra})${warnings.length ? `\n${indent(warnings.join("\n"), 5)}` : ""}`
+    ? `open+echo ${result.echoMs} ms (open ${result.openMs} ms, ${result.transport}, page ${ms} ms${warned})${warnings.length ? `\n${indent(warnings.join("\n"), 5)}` : ""}`
     : `${result ? "checks failed" : "no result"} after ${ms} ms\n${indent([...problems, ...warnings].join("\n"))}`;
   // After the app's verdict (the probe's own console output is not the app's).
+  let extra = null;
   if (after && ok) {
-    try { await after(page); } catch (e) { line(false, "dts-options", `probe threw: ${e.message}`); }
+    try { extra = await after(page); } catch (e) { extra = [false, "dts-options", `probe threw: ${e.message}`]; }
   }
   await context.close();
-  return { ok, detail, warnings };
+  return { ok, detail, warnings, extra };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -215,15 +216,18 @@ for (const app of APPS) {
   if (!r.ok) line(false, app.name, `build failed: ${cmd.split("/").pop()} ${args.join(" ")} (${secs(r.ms)})\n${indent(r.output)}`);
 }
 
-// 2. Pages, in parallel in one browser.
+// 2. Pages, in parallel in one browser; their lines are printed in APPS order.
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
   args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync"],
 });
 const cleanups = [];
+const pageLines = new Map();
 try {
   await Promise.all(APPS.map(async (app) => {
+    const lines = [];
+    pageLines.set(app.name, lines);
     const b = built.get(app.name);
     if (b && !b.ok) return;
     let base;
@@ -240,7 +244,7 @@ try {
         base = s.url;
       }
     } catch (e) {
-      line(false, app.name, `could not serve: ${indent(e.message)}`);
+      lines.push([false, app.name, `could not serve: ${indent(e.message)}`]);
       return;
     }
     const r = await openApp(browser, app, base, app.name === "plain" ? optionsProbe : null);
@@ -248,12 +252,14 @@ try {
     let detail = r.ok ? r.detail.replace(/\)(\n|$)/, `${buildNote})$1`) : r.detail;
     if (!r.ok && devOutput) detail += `\n${indent(`vite dev output:\n${devOutput()}`, 20)}`;
     if (!r.ok && b) detail += `\n${indent(`build output:\n${b.output}`, 20)}`;
-    line(r.ok, app.name, detail);
+    lines.push([r.ok, app.name, detail]);
+    if (r.extra) lines.push(r.extra);
   }));
 } finally {
   await browser.close();
   for (const c of cleanups) c();
 }
+for (const app of APPS) for (const l of pageLines.get(app.name) || []) line(...l);
 
 // 3. Static checks on the tarball / the installed package.
 if (want("node-import")) {
