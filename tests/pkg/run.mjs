@@ -273,6 +273,27 @@ if (want("node-import")) {
     ? `import "holdfast" and "holdfast/slim" in Node ${process.version} (SSR): exports ${r.output.trim()}`
     : `\n${indent(r.output)}`);
 }
+if (want("dts-sync")) {
+  // The other direction of dts-options: every option and error kind in the engine's source
+  // (src/web/api.rs: the OPTIONS table, error_kind) is declared in the installed index.d.ts.
+  const api = readFileSync(join(repo, "src/web/api.rs"), "utf8");
+  const dts = readFileSync(join(holdfastDir, "index.d.ts"), "utf8");
+  const table = api.match(/const OPTIONS[^=]*= &\[([\s\S]*?)\n\];/)?.[1] || "";
+  const options = [...table.matchAll(/^ {4}\("(\w+)",/gm)].map((m) => m[1]);
+  const kinds = [...(api.match(/fn error_kind[\s\S]*?\n\}/)?.[0] || "").matchAll(/=> "([\w-]+)"/g)].map((m) => m[1]);
+  const kindUnion = dts.match(/export type HoldfastErrorKind =([^;]*);/)?.[1] || "";
+  const missing = [
+    ...options.filter((o) => !declaredOptions.includes(o)).map((o) => `option ${o}`),
+    ...kinds.filter((k) => !kindUnion.includes(`"${k}"`)).map((k) => `error kind ${k}`),
+  ];
+  if (options.length < 10 || kinds.length < 5) {
+    line(true, "dts-sync", `skipped: src/web/api.rs layout not recognized (${options.length} options, ${kinds.length} error kinds found)`);
+  } else {
+    line(missing.length === 0, "dts-sync", missing.length === 0
+      ? `the ${options.length} options and ${kinds.length} error kinds of src/web/api.rs are all in index.d.ts`
+      : `in src/web/api.rs but not in index.d.ts: ${missing.join(", ")}`);
+  }
+}
 const tsVersions = [
   ["tsc", join(nm, "typescript/bin/tsc")],
   ["tsc-5", join(nm, "typescript-5/bin/tsc")],
