@@ -10,36 +10,106 @@ use js_sys::{Array, ArrayBuffer, Function, Object, Reflect, Uint8Array};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
-/// Every option key `new Holdfast(url, options)` accepts.
-const KNOWN_OPTIONS: &[&str] = &[
-    "transports",
-    "protocol",
-    "rawHeartbeat",
-    "heartbeatIntervalMs",
-    "heartbeatTimeoutMs",
-    "freezeProbeMs",
-    "connectTimeoutMs",
-    "connectTimeouts",
-    "fallbackAfterFailures",
-    "pollIntervalMs",
-    "rememberTransportMs",
-    "upgradeProbeMs",
-    "upgradeProbeMaxMs",
-    "reconnectDelayMs",
-    "reconnectMaxDelayMs",
-    "reconnectFactor",
-    "maxAttempts",
-    "minUptimeMs",
-    "maxRetryAfterMs",
-    "queueMaxMessages",
-    "queueMaxBytes",
-    "overflow",
-    "maxMessageBytes",
-];
-
 fn type_error(msg: impl AsRef<str>) -> JsValue {
     js_sys::TypeError::new(msg.as_ref()).into()
 }
+
+/// Reads one option's value into the config, or says what is wrong with it (the caller adds
+/// "invalid option `name`: ").
+type Setter = fn(&mut Config, &JsValue) -> Result<(), String>;
+
+/// Every option `new Holdfast(url, options)` accepts, each named once: this table drives the
+/// unknown-key check, the parsing and the error text. Entries are applied in this order, so
+/// `protocol` comes before the options that depend on it. (Why a table and not serde:
+/// ARCHITECTURE.md, "Options".)
+const OPTIONS: &[(&str, Setter)] = &[
+    ("transports", |c, v| {
+        c.transports = transports(v)?;
+        Ok(())
+    }),
+    ("protocol", |c, v| match string(v)?.as_str() {
+        "holdfast" => Ok(()),
+        "raw" => {
+            c.protocol = Protocol::Raw(None);
+            Ok(())
+        }
+        other => Err(["`", other, "` is not \"holdfast\" or \"raw\""].concat()),
+    }),
+    ("rawHeartbeat", |c, v| {
+        let Protocol::Raw(hb) = &mut c.protocol else {
+            return Err("only with protocol \"raw\"".into());
+        };
+        if !v.is_object() {
+            return Err("must be an object".into());
+        }
+        let field = |name: &str| match get(v, name) {
+            None => Ok(None),
+            Some(s) => string(&s)
+                .map(Some)
+                .map_err(|why| [name, " ", &why].concat()),
+        };
+        *hb = Some(RawHeartbeat {
+            ping: field("ping")?,
+            pong: field("pong")?,
+        });
+        Ok(())
+    }),
+    ("heartbeatIntervalMs", |c, v| ms(v, &mut c.heartbeat_interval_ms)),
+    ("heartbeatTimeoutMs", |c, v| ms(v, &mut c.heartbeat_timeout_ms)),
+    ("freezeProbeMs", |c, v| ms(v, &mut c.freeze_probe_ms)),
+    ("connectTimeoutMs", |c, v| ms(v, &mut c.connect_timeout_ms)),
+    ("connectTimeouts", |c, v| {
+        if !v.is_object() {
+            return Err("must be an object".into());
+        }
+        for key in Object::keys(v.unchecked_ref::<Object>()).iter() {
+            let name = key.as_string().unwrap_or_default();
+            let kind = TransportKind::parse(&name)
+                .ok_or_else(|| ["unknown transport `", &name, "`"].concat())?;
+            let value = get(v, &name).map(|t| whole(&t)).transpose();
+            let value = value.map_err(|why| [&name, " ", &why].concat())?;
+            if let Some(slot) = c.connect_timeouts.get_mut(kind.index()) {
+                *slot = value;
+            }
+        }
+        Ok(())
+    }),
+    ("fallbackAfterFailures", |c, v| {
+        c.fallback_after_failures = u32::try_from(whole(v)?).unwrap_or(u32::MAX);
+        Ok(())
+    }),
+    ("pollIntervalMs", |c, v| ms(v, &mut c.poll_interval_ms)),
+    ("rememberTransportMs", |c, v| ms(v, &mut c.remember_transport_ms)),
+    ("upgradeProbeMs", |c, v| ms(v, &mut c.upgrade_probe_ms)),
+    ("upgradeProbeMaxMs", |c, v| ms(v, &mut c.upgrade_probe_max_ms)),
+    ("reconnectDelayMs", |c, v| ms(v, &mut c.reconnect_delay_ms)),
+    ("reconnectMaxDelayMs", |c, v| ms(v, &mut c.reconnect_max_delay_ms)),
+    ("reconnectFactor", |c, v| {
+        c.reconnect_factor = number(v)?;
+        Ok(())
+    }),
+    ("maxAttempts", |c, v| {
+        c.max_attempts = if v.is_null() || v.as_f64() == Some(f64::INFINITY) {
+            None
+        } else {
+            Some(u32::try_from(whole(v)?).unwrap_or(u32::MAX))
+        };
+        Ok(())
+    }),
+    ("minUptimeMs", |c, v| ms(v, &mut c.min_uptime_ms)),
+    ("maxRetryAfterMs", |c, v| ms(v, &mut c.max_retry_after_ms)),
+    ("queueMaxMessages", |c, v| size(v, &mut c.queue_max_messages)),
+    ("queueMaxBytes", |c, v| size(v, &mut c.queue_max_bytes)),
+    ("overflow", |c, v| {
+        c.overflow = match string(v)?.as_str() {
+            "reject" => OverflowPolicy::Reject,
+            "drop-oldest" => OverflowPolicy::DropOldest,
+            other => return Err(["`", other, "` is not \"reject\" or \"drop-oldest\""].concat()),
+        };
+        Ok(())
+    }),
+    ("maxMessageBytes", |c, v| size(v, &mut c.max_message_bytes)),
+];
 
 fn get(obj: &JsValue, key: &str) -> Option<JsValue> {
     Reflect::get(obj, &key.into())
@@ -47,40 +117,47 @@ fn get(obj: &JsValue, key: &str) -> Option<JsValue> {
         .filter(|v| !v.is_undefined())
 }
 
-fn number(obj: &JsValue, key: &str) -> Result<Option<f64>, JsValue> {
-    match get(obj, key) {
-        None => Ok(None),
-        Some(v) => match v.as_f64() {
-            Some(n) if n.is_finite() && n >= 0.0 => Ok(Some(n)),
-            _ => Err(type_error(format!(
-                "invalid option `{key}`: must be a finite number ≥ 0"
-            ))),
-        },
+fn number(v: &JsValue) -> Result<f64, String> {
+    match v.as_f64() {
+        Some(n) if n.is_finite() && n >= 0.0 => Ok(n),
+        _ => Err("must be a finite number ≥ 0".into()),
     }
 }
 
-fn integer(obj: &JsValue, key: &str) -> Result<Option<u64>, JsValue> {
-    match number(obj, key)? {
-        None => Ok(None),
-        Some(n) if n.fract() == 0.0 && n <= 9_007_199_254_740_991.0 => Ok(Some(n as u64)),
-        Some(_) => Err(type_error(format!(
-            "invalid option `{key}`: must be a whole number"
-        ))),
+fn whole(v: &JsValue) -> Result<u64, String> {
+    let n = number(v)?;
+    if n.fract() == 0.0 && n <= 9_007_199_254_740_991.0 {
+        Ok(n as u64)
+    } else {
+        Err("must be a whole number".into())
     }
 }
 
-fn string(obj: &JsValue, key: &str) -> Result<Option<String>, JsValue> {
-    match get(obj, key) {
-        None => Ok(None),
-        Some(v) => v
-            .as_string()
-            .map(Some)
-            .ok_or_else(|| type_error(format!("invalid option `{key}`: must be a string"))),
-    }
+fn ms(v: &JsValue, slot: &mut u64) -> Result<(), String> {
+    *slot = whole(v)?;
+    Ok(())
 }
 
-fn as_usize(v: u64) -> usize {
-    usize::try_from(v).unwrap_or(usize::MAX)
+fn size(v: &JsValue, slot: &mut usize) -> Result<(), String> {
+    *slot = usize::try_from(whole(v)?).unwrap_or(usize::MAX);
+    Ok(())
+}
+
+fn string(v: &JsValue) -> Result<String, String> {
+    v.as_string().ok_or_else(|| "must be a string".into())
+}
+
+fn transports(v: &JsValue) -> Result<Vec<TransportKind>, String> {
+    if !Array::is_array(v) {
+        return Err("must be an array".into());
+    }
+    Array::from(v)
+        .iter()
+        .map(|t| {
+            let name = t.as_string().unwrap_or_default();
+            TransportKind::parse(&name).ok_or_else(|| ["unknown transport `", &name, "`"].concat())
+        })
+        .collect()
 }
 
 /// Reads the JS options object into a [`Config`]. Unknown keys are refused (typos would otherwise
@@ -95,129 +172,19 @@ pub(crate) fn parse_options(options: &JsValue) -> Result<Config, JsValue> {
     }
     for key in Object::keys(options.unchecked_ref::<Object>()).iter() {
         let key = key.as_string().unwrap_or_default();
-        if !KNOWN_OPTIONS.contains(&key.as_str()) {
-            return Err(type_error(format!("unknown option `{key}`")));
+        if !OPTIONS.iter().any(|(name, _)| *name == key) {
+            return Err(type_error(["unknown option `", &key, "`"].concat()));
         }
     }
-    if let Some(list) = get(options, "transports") {
-        if !Array::is_array(&list) {
-            return Err(type_error("invalid option `transports`: must be an array"));
-        }
-        let mut transports = vec![];
-        for v in Array::from(&list).iter() {
-            let name = v.as_string().unwrap_or_default();
-            let t = TransportKind::parse(&name).ok_or_else(|| {
-                type_error(format!(
-                    "invalid option `transports`: unknown transport `{name}`"
-                ))
-            })?;
-            transports.push(t);
-        }
-        c.transports = transports;
-    }
-    match string(options, "protocol")?.as_deref() {
-        None | Some("holdfast") => {}
-        Some("raw") => {
-            let hb = match get(options, "rawHeartbeat") {
-                None => None,
-                Some(hb) if hb.is_object() => Some(RawHeartbeat {
-                    ping: string(&hb, "ping")
-                        .map_err(|_| type_error("invalid option `rawHeartbeat.ping`"))?,
-                    pong: string(&hb, "pong")
-                        .map_err(|_| type_error("invalid option `rawHeartbeat.pong`"))?,
-                }),
-                Some(_) => {
-                    return Err(type_error(
-                        "invalid option `rawHeartbeat`: must be an object",
-                    ))
-                }
-            };
-            c.protocol = Protocol::Raw(hb);
-            // Raw servers speak plain WebSocket only: without an explicit chain, that is it.
-            if get(options, "transports").is_none() {
-                c.transports = vec![TransportKind::WebSocket];
-            }
-        }
-        Some(other) => {
-            return Err(type_error(format!(
-                "invalid option `protocol`: `{other}` is not \"holdfast\" or \"raw\""
-            )))
+    for (name, setter) in OPTIONS {
+        if let Some(v) = get(options, name) {
+            setter(&mut c, &v)
+                .map_err(|why| type_error(["invalid option `", name, "`: ", &why].concat()))?;
         }
     }
-    if c.protocol == Protocol::Holdfast && get(options, "rawHeartbeat").is_some() {
-        return Err(type_error(
-            "invalid option `rawHeartbeat`: only with protocol \"raw\"",
-        ));
-    }
-    let ms = |key: &str, slot: &mut u64| -> Result<(), JsValue> {
-        if let Some(v) = integer(options, key)? {
-            *slot = v;
-        }
-        Ok(())
-    };
-    ms("heartbeatIntervalMs", &mut c.heartbeat_interval_ms)?;
-    ms("heartbeatTimeoutMs", &mut c.heartbeat_timeout_ms)?;
-    ms("freezeProbeMs", &mut c.freeze_probe_ms)?;
-    ms("connectTimeoutMs", &mut c.connect_timeout_ms)?;
-    ms("pollIntervalMs", &mut c.poll_interval_ms)?;
-    ms("rememberTransportMs", &mut c.remember_transport_ms)?;
-    ms("upgradeProbeMs", &mut c.upgrade_probe_ms)?;
-    ms("upgradeProbeMaxMs", &mut c.upgrade_probe_max_ms)?;
-    if let Some(n) = integer(options, "fallbackAfterFailures")? {
-        c.fallback_after_failures = u32::try_from(n).unwrap_or(u32::MAX);
-    }
-    if let Some(per) = get(options, "connectTimeouts") {
-        if !per.is_object() {
-            return Err(type_error(
-                "invalid option `connectTimeouts`: must be an object",
-            ));
-        }
-        for key in Object::keys(per.unchecked_ref::<Object>()).iter() {
-            let name = key.as_string().unwrap_or_default();
-            let kind = TransportKind::parse(&name).ok_or_else(|| {
-                type_error(format!(
-                    "invalid option `connectTimeouts`: unknown transport `{name}`"
-                ))
-            })?;
-            let v = integer(&per, &name)
-                .map_err(|_| type_error(format!("invalid option `connectTimeouts.{name}`")))?;
-            if let Some(slot) = c.connect_timeouts.get_mut(kind.index()) {
-                *slot = v;
-            }
-        }
-    }
-    ms("reconnectDelayMs", &mut c.reconnect_delay_ms)?;
-    ms("reconnectMaxDelayMs", &mut c.reconnect_max_delay_ms)?;
-    ms("minUptimeMs", &mut c.min_uptime_ms)?;
-    ms("maxRetryAfterMs", &mut c.max_retry_after_ms)?;
-    if let Some(f) = number(options, "reconnectFactor")? {
-        c.reconnect_factor = f;
-    }
-    match get(options, "maxAttempts") {
-        None => {}
-        Some(v) if v.is_null() || v.as_f64() == Some(f64::INFINITY) => c.max_attempts = None,
-        Some(_) => {
-            let n = integer(options, "maxAttempts")?.unwrap_or(0);
-            c.max_attempts = Some(u32::try_from(n).unwrap_or(u32::MAX));
-        }
-    }
-    if let Some(n) = integer(options, "queueMaxMessages")? {
-        c.queue_max_messages = as_usize(n);
-    }
-    if let Some(n) = integer(options, "queueMaxBytes")? {
-        c.queue_max_bytes = as_usize(n);
-    }
-    if let Some(n) = integer(options, "maxMessageBytes")? {
-        c.max_message_bytes = as_usize(n);
-    }
-    match string(options, "overflow")?.as_deref() {
-        None | Some("reject") => c.overflow = OverflowPolicy::Reject,
-        Some("drop-oldest") => c.overflow = OverflowPolicy::DropOldest,
-        Some(other) => {
-            return Err(type_error(format!(
-                "invalid option `overflow`: `{other}` is not \"reject\" or \"drop-oldest\""
-            )))
-        }
+    // Raw servers speak plain WebSocket only: without an explicit chain, that is it.
+    if matches!(c.protocol, Protocol::Raw(_)) && get(options, "transports").is_none() {
+        c.transports = vec![TransportKind::WebSocket];
     }
     c.validate().map_err(|e| type_error(e.to_string()))?;
     Ok(c)
