@@ -54,8 +54,12 @@ const OPTIONS: &[(&str, Setter)] = &[
         });
         Ok(())
     }),
-    ("heartbeatIntervalMs", |c, v| ms(v, &mut c.heartbeat_interval_ms)),
-    ("heartbeatTimeoutMs", |c, v| ms(v, &mut c.heartbeat_timeout_ms)),
+    ("heartbeatIntervalMs", |c, v| {
+        ms(v, &mut c.heartbeat_interval_ms)
+    }),
+    ("heartbeatTimeoutMs", |c, v| {
+        ms(v, &mut c.heartbeat_timeout_ms)
+    }),
     ("freezeProbeMs", |c, v| ms(v, &mut c.freeze_probe_ms)),
     ("connectTimeoutMs", |c, v| ms(v, &mut c.connect_timeout_ms)),
     ("connectTimeouts", |c, v| {
@@ -79,11 +83,17 @@ const OPTIONS: &[(&str, Setter)] = &[
         Ok(())
     }),
     ("pollIntervalMs", |c, v| ms(v, &mut c.poll_interval_ms)),
-    ("rememberTransportMs", |c, v| ms(v, &mut c.remember_transport_ms)),
+    ("rememberTransportMs", |c, v| {
+        ms(v, &mut c.remember_transport_ms)
+    }),
     ("upgradeProbeMs", |c, v| ms(v, &mut c.upgrade_probe_ms)),
-    ("upgradeProbeMaxMs", |c, v| ms(v, &mut c.upgrade_probe_max_ms)),
+    ("upgradeProbeMaxMs", |c, v| {
+        ms(v, &mut c.upgrade_probe_max_ms)
+    }),
     ("reconnectDelayMs", |c, v| ms(v, &mut c.reconnect_delay_ms)),
-    ("reconnectMaxDelayMs", |c, v| ms(v, &mut c.reconnect_max_delay_ms)),
+    ("reconnectMaxDelayMs", |c, v| {
+        ms(v, &mut c.reconnect_max_delay_ms)
+    }),
     ("reconnectFactor", |c, v| {
         c.reconnect_factor = number(v)?;
         Ok(())
@@ -98,7 +108,9 @@ const OPTIONS: &[(&str, Setter)] = &[
     }),
     ("minUptimeMs", |c, v| ms(v, &mut c.min_uptime_ms)),
     ("maxRetryAfterMs", |c, v| ms(v, &mut c.max_retry_after_ms)),
-    ("queueMaxMessages", |c, v| size(v, &mut c.queue_max_messages)),
+    ("queueMaxMessages", |c, v| {
+        size(v, &mut c.queue_max_messages)
+    }),
     ("queueMaxBytes", |c, v| size(v, &mut c.queue_max_bytes)),
     ("overflow", |c, v| {
         c.overflow = match string(v)?.as_str() {

@@ -403,10 +403,8 @@ fn rearm(shared: &Rc<Shared>) {
             drop(spent); // after the pump: this closure is the one running
         }
     });
-    let old = std::mem::replace(
-        &mut *shared.timer.borrow_mut(),
-        timeout.map(|t| (deadline, t)),
-    );
+    // The borrow ends with this statement; the old timeout is cleared after it.
+    let old = shared.timer.borrow_mut().replace((deadline, timeout));
     drop(old);
 }
 

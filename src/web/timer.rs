@@ -1,44 +1,31 @@
 //! One `setTimeout` owned by a value; dropping it clears the timeout.
+//!
+//! Backed by `gloo_timers::callback::Timeout` (the design card's crate: +118 B gzip over our own
+//! binding, ARCHITECTURE.md "Crates"), wrapped so the live counters still see every timer.
 
 use super::counts::{bump, Kind};
 use crate::config::MAX_TIMER_MS;
-use wasm_bindgen::closure::Closure;
-use wasm_bindgen::prelude::*;
-use wasm_bindgen::JsCast;
 
-#[wasm_bindgen]
-extern "C" {
-    #[wasm_bindgen(js_name = setTimeout, catch)]
-    fn set_timeout(cb: &js_sys::Function, ms: f64) -> Result<JsValue, JsValue>;
-    #[wasm_bindgen(js_name = clearTimeout)]
-    fn clear_timeout(id: &JsValue);
-}
-
-/// An armed timeout. Bound as globals (not `window.setTimeout`) so it works in workers.
+/// An armed timeout. gloo binds the global `setTimeout`, so it works in workers too.
 #[must_use = "the timeout is cleared when this value is dropped"]
 pub(crate) struct Timeout {
-    id: JsValue,
-    // Kept only so the callback outlives the armed timeout; freed after `clearTimeout` in Drop.
-    _closure: Closure<dyn FnMut()>,
+    _inner: gloo_timers::callback::Timeout,
 }
 
 impl Timeout {
     /// Calls `f` once after `ms` (clamped to what `setTimeout` can represent).
-    pub(crate) fn new(ms: u64, f: impl FnMut() + 'static) -> Option<Timeout> {
-        let closure = Closure::<dyn FnMut()>::new(f);
-        let ms = ms.min(MAX_TIMER_MS) as f64;
-        let id = set_timeout(closure.as_ref().unchecked_ref(), ms).ok()?;
+    pub(crate) fn new(ms: u64, f: impl FnOnce() + 'static) -> Timeout {
+        // The clamp keeps the value below 2^31, so gloo's cast to i32 cannot wrap.
+        let ms = u32::try_from(ms.min(MAX_TIMER_MS)).unwrap_or(u32::MAX >> 1);
+        let inner = gloo_timers::callback::Timeout::new(ms, f);
         bump(Kind::Timer, 1);
-        Some(Timeout {
-            id,
-            _closure: closure,
-        })
+        Timeout { _inner: inner }
     }
 }
 
 impl Drop for Timeout {
     fn drop(&mut self) {
-        clear_timeout(&self.id);
+        // The inner timeout's own Drop runs after this one and calls clearTimeout.
         bump(Kind::Timer, -1);
     }
 }
