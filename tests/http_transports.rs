@@ -467,3 +467,28 @@ fn a_message_the_transport_dropped_unread_is_reported_and_the_link_goes_on() {
     sse_event(&mut s, conn, &data(2, "next"));
     assert_eq!(s.messages(), [Payload::Text("next".into())]);
 }
+
+#[test]
+fn a_tiny_max_message_bytes_still_lets_the_handshake_and_server_errors_through() {
+    // maxMessageBytes: 10 once made every WELCOME "too big": no transport could ever open.
+    let config = Config {
+        max_message_bytes: 10,
+        ..chain(&[Sse])
+    };
+    let mut s = Sim::new(config);
+    let welcome = holdfast::protocol::encode(&welcome());
+    let error = holdfast::protocol::encode(&Frame::Error(holdfast::protocol::ErrorFrame {
+        code: holdfast::protocol::ErrorCode::TryLater,
+        message: "x".repeat(holdfast::protocol::MAX_ERROR_MESSAGE_BYTES),
+        retry_after_ms: 0,
+    }));
+    assert!(welcome.len() <= s.m.max_inbound_bytes());
+    assert!(error.len() <= s.m.max_inbound_bytes());
+    s.input(Input::Connect);
+    let conn = open_sse(&mut s);
+    assert!(matches!(s.m.state(), State::Open { .. }));
+    // A data payload above the option is still refused, and the link goes on.
+    sse_event(&mut s, conn, &data(1, "eleven chars"));
+    sse_event(&mut s, conn, &data(1, "ok"));
+    assert_eq!(s.messages(), [Payload::Text("ok".into())]);
+}

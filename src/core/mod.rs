@@ -319,10 +319,22 @@ impl Machine {
 
     /// The largest single transport message the glue should read (a WebSocket message, an SSE
     /// event's data in bytes of base64 is 4/3 of it): one frame carrying the largest payload
-    /// `maxMessageBytes` allows. Anything larger is dropped unread with `Input::Oversized`.
+    /// `maxMessageBytes` allows, and never less than the largest control frame. Anything larger
+    /// is dropped unread with `Input::Oversized`.
     pub fn max_inbound_bytes(&self) -> usize {
-        // A data frame's header is its type byte and a varint seq (at most 10 bytes).
-        self.config.max_message_bytes.saturating_add(16)
+        match self.config.protocol {
+            // A raw message is the app's own: its limit is the option, exactly.
+            crate::config::Protocol::Raw(_) => self.config.max_message_bytes,
+            // A data frame's header is its type byte and a varint seq (at most 10 bytes). WELCOME
+            // and ERROR (with its message of up to 1 KiB) must fit however small the option is,
+            // or the handshake could never finish; data payloads above the option are still
+            // refused, by the decoder.
+            _ => self
+                .config
+                .max_message_bytes
+                .saturating_add(16)
+                .max(protocol::MAX_ERROR_MESSAGE_BYTES + 64),
+        }
     }
 
     /// The largest HTTP answer body the glue should read (a poll answer, PROTOCOL.md §8.4):
