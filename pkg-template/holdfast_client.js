@@ -15,6 +15,8 @@ const STATES = { CONNECTING: 0, OPEN: 1, CLOSING: 2, CLOSED: 3 };
 /** The engine's loading promise, once asked for; `ready` is true once it has resolved. */
 let engine = null;
 let ready = false;
+/** Why the last load failed, until a new one starts. */
+let failure = null;
 
 /**
  * Loads the engine once from what `source()` returns (bytes, a URL, a Response, a Module...).
@@ -22,17 +24,25 @@ let ready = false;
  */
 export function load(source) {
   if (!engine) {
+    failure = null;
     engine = Promise.resolve()
       .then(() => init({ module_or_path: source() }))
       .then(() => { ready = true; });
-    engine.catch(() => { engine = null; });
+    engine.catch((err) => {
+      engine = null;
+      failure = err;
+    });
   }
   return engine;
 }
 
-/** True once `load` has asked for the engine (slim.js refuses to construct before that). */
+/**
+ * Whether `load` has asked for the engine (slim.js refuses to construct before that): "no",
+ * "yes", or the reason the last attempt failed.
+ */
 export function loading() {
-  return engine !== null;
+  if (engine) return "yes";
+  return failure ? String((failure && failure.message) || failure) : "no";
 }
 
 /** Live JS resources held by every client: sockets, listeners, timers, clients, requests. */
@@ -54,6 +64,26 @@ function own(data) {
   if (data instanceof ArrayBuffer) return data.slice(0);
   if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength).slice();
   throw new TypeError("send accepts a string, an ArrayBuffer or an ArrayBuffer view");
+}
+
+/**
+ * The engine's defaults for the send queue (src/config.rs `Config::default`; a host test,
+ * tests/package_defaults.rs, checks they agree). Early sends are bounded by the same rules.
+ */
+const QUEUE_DEFAULTS = { queueMaxMessages: 1000, queueMaxBytes: 1048576, maxMessageBytes: 1048576 };
+
+/** The bounds the engine will apply; an invalid value is the engine's to report, so default. */
+function queueLimits(options) {
+  const read = (key) => {
+    const v = options != null && typeof options === "object" ? options[key] : undefined;
+    return Number.isSafeInteger(v) && v >= 0 ? v : QUEUE_DEFAULTS[key];
+  };
+  return {
+    messages: read("queueMaxMessages"),
+    bytes: read("queueMaxBytes"),
+    messageBytes: read("maxMessageBytes"),
+    dropOldest: options != null && typeof options === "object" && options.overflow === "drop-oldest",
+  };
 }
 
 /** The close rules the engine applies (WebSocket's): 1000 or 3000–4999, reason ≤ 123 bytes. */
@@ -92,9 +122,11 @@ export function defineHoldfast(start) {
   /** A managed real-time connection. See index.d.ts for every option and event. */
   class Holdfast extends EventTarget {
     #core = null;
-    /** Sends made before the engine was ready, in order. */
+    /** Sends made before the engine was ready, in order, with their sizes. */
     #early = [];
     #earlyBytes = 0;
+    /** The queue bounds the engine will apply, applied to `#early` meanwhile. */
+    #limits;
     /** `[code, reason]` when `close` was called before the engine was ready. */
     #closeAsked = null;
     /** Set when the engine could not be started for this client (load failed, bad options). */
@@ -113,6 +145,7 @@ export function defineHoldfast(start) {
         throw new TypeError("url must be a string, a URL or a function");
       }
       this.#url = target;
+      this.#limits = queueLimits(options);
       if (ready) {
         // The engine is here: bad options throw from the constructor, as they always should.
         this.#start(options);
@@ -135,7 +168,7 @@ export function defineHoldfast(start) {
       const early = this.#early;
       this.#early = [];
       this.#earlyBytes = 0;
-      for (const data of early) this.#core.send(data);
+      for (const [data] of early) this.#core.send(data);
       if (this.#closeAsked) this.#core.close(...this.#closeAsked);
     }
 
@@ -172,8 +205,34 @@ export function defineHoldfast(start) {
       // As the engine does after close: refused, with no event.
       if (this.#failed || this.#closeAsked) return "rejected";
       const owned = own(data);
-      this.#early.push(owned);
-      this.#earlyBytes += byteLength(owned);
+      const size = byteLength(owned);
+      const { messages, bytes, messageBytes, dropOldest } = this.#limits;
+      // The engine's rules, applied here until it takes over: the same outcome, the same event.
+      if (size > messageBytes) {
+        this.#dispatch("error", {
+          kind: "message-too-big",
+          message: `message of ${size} bytes exceeds maxMessageBytes ${messageBytes}`,
+        });
+        return "rejected";
+      }
+      const fits = () => this.#early.length < messages && this.#earlyBytes + size <= bytes;
+      if (size > bytes || (!fits() && !dropOldest)) {
+        this.#dispatch("error", { kind: "queue-full", message: "send queue full; message rejected" });
+        return "rejected";
+      }
+      let dropped = 0;
+      while (!fits() && this.#early.length > 0) {
+        this.#earlyBytes -= this.#early.shift()[1];
+        dropped++;
+      }
+      this.#early.push([owned, size]);
+      this.#earlyBytes += size;
+      if (dropped > 0) {
+        this.#dispatch("error", {
+          kind: "queue-overflow",
+          message: `send queue full; dropped ${dropped} oldest message(s)`,
+        });
+      }
       return "queued";
     }
 

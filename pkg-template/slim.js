@@ -5,8 +5,12 @@
 import { defineHoldfast, load, loading } from "./holdfast_client.js";
 
 function start() {
-  if (!loading()) {
+  const state = loading();
+  if (state === "no") {
     throw new TypeError("holdfast/slim: call initHoldfast(wasmUrl) before new Holdfast()");
+  }
+  if (state !== "yes") {
+    throw new TypeError(`holdfast/slim: initHoldfast failed (${state}); call it again`);
   }
   return load(() => undefined);
 }

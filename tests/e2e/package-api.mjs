@@ -160,6 +160,40 @@ try {
   check(JSON.stringify(r.out.afterNull) === JSON.stringify(["listener-before", "listener-after"]) && r.out.onmessageNull === null,
     "onmessage = null removes the handler only", r.out.afterNull);
 
+  // 5b. Before the engine is ready, sends meet the engine's queue rules: the same outcomes.
+  r = await fresh(async (base) => {
+    const { Holdfast } = await import("/pkg/index.js");
+    const run = async (options, sends) => {
+      const hf = new Holdfast(base + "/holdfast", options);
+      const errors = [];
+      const echoes = [];
+      hf.addEventListener("error", (e) => errors.push(e.kind));
+      hf.addEventListener("message", (e) => echoes.push(e.data));
+      const outcomes = sends.map((m) => hf.send(m));
+      const buffered = hf.bufferedAmount;
+      await hf.ready();
+      for (let i = 0; i < 50 && echoes.length < outcomes.filter((o) => o === "queued").length; i++) {
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      await new Promise((r) => setTimeout(r, 100));
+      hf.close();
+      return { outcomes, buffered, errors, echoes };
+    };
+    return {
+      reject: await run({ queueMaxMessages: 2, maxMessageBytes: 10 }, ["a", "b", "c", "x".repeat(50)]),
+      dropOldest: await run({ queueMaxMessages: 2, overflow: "drop-oldest" }, ["a", "b", "c"]),
+    };
+  });
+  check(JSON.stringify(r.out.reject.outcomes) === JSON.stringify(["queued", "queued", "rejected", "rejected"])
+    && r.out.reject.buffered === 2
+    && JSON.stringify(r.out.reject.errors) === JSON.stringify(["queue-full", "message-too-big"])
+    && JSON.stringify(r.out.reject.echoes) === JSON.stringify(["a", "b"]),
+  "early sends: queueMaxMessages and maxMessageBytes apply, rejected with their error", r.out.reject);
+  check(JSON.stringify(r.out.dropOldest.outcomes) === JSON.stringify(["queued", "queued", "queued"])
+    && JSON.stringify(r.out.dropOldest.errors) === JSON.stringify(["queue-overflow"])
+    && JSON.stringify(r.out.dropOldest.echoes) === JSON.stringify(["b", "c"]),
+  "early sends: overflow drop-oldest drops the oldest, says so", r.out.dropOldest);
+
   // 6. holdfast/slim: refuses to construct before initHoldfast; a failed load is reported.
   r = await fresh(async (base) => {
     const { Holdfast, initHoldfast } = await import("/pkg/slim.js");
@@ -173,6 +207,7 @@ try {
     out.initRejected = await failing.then(() => false, () => true);
     await new Promise((r) => setTimeout(r, 100));
     out.events = events;
+    try { new Holdfast(base + "/holdfast"); out.afterFailure = "no throw"; } catch (e) { out.afterFailure = e.message; }
     // A failed load is forgotten: a second initHoldfast with the right URL works.
     await initHoldfast(new URL("/pkg/holdfast_wasm_bg.wasm", location.href));
     const ok = new Holdfast(base + "/holdfast");
@@ -186,6 +221,7 @@ try {
   check(r.out.before === "TypeError", "slim: new Holdfast before initHoldfast throws", r.out.before);
   check(r.out.initRejected && JSON.stringify(r.out.events) === JSON.stringify([["error", "init-failed"], ["close", 1006]]),
     "slim: a failed load → init-failed, close 1006", r.out);
+  check(/initHoldfast failed .*call it again/.test(r.out.afterFailure), "slim: after a failed load, the constructor says so", r.out.afterFailure);
   check(r.out.echo === "slim echo", "slim: after a retry with the right URL, open + echo", r.out.echo);
   check(r.errors.length === 0, "no uncaught page errors", r.errors);
 } catch (e) {
