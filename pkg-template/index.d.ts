@@ -18,9 +18,8 @@ export type HoldfastBinaryType = "arraybuffer" | "blob";
 
 /** What `send` did: `"sent"` (handed to the open transport), `"queued"` (kept until open), or
  * `"rejected"` (closed, the outbox is full, or the message is too big; an `error` event says why
- * unless closed). While the engine is still loading (before the first client's engine is ready),
- * every send returns `"queued"`: the outbox limits are applied when the engine starts, and what
- * they refuse then is reported by `error` events (`queue-full`, `message-too-big`, …). */
+ * unless closed). While the engine is still loading, the same limits (`queueMaxMessages`,
+ * `queueMaxBytes`, `maxMessageBytes`, `overflow`) apply with the same outcomes and events. */
 export type SendOutcome = "sent" | "queued" | "rejected";
 
 /** What `send` accepts: text, or bytes (copied at once; the caller may reuse the buffer). */
@@ -246,7 +245,7 @@ export declare class Holdfast extends EventTarget {
 
   /**
    * Sends a string, ArrayBuffer or typed array/DataView. Before open (and while the engine
-   * loads) the message is queued, in order (see `SendOutcome` for the limits while loading).
+   * loads) the message is queued, in order, within the queue limits (see `SendOutcome`).
    * Throws a `TypeError` for anything else.
    */
   send(data: HoldfastData): SendOutcome;
