@@ -9,6 +9,8 @@ unset GECKODRIVER CHROMEDRIVER
 
 echo "== host: core, protocol, config (simulated clock) and server"
 cargo test --workspace
+# Feature `serde` (Config from a file, for Rust apps).
+cargo test -p holdfast --features serde --test config_serde
 
 echo "== browsers: headless Chromium and Firefox against the reference server"
 export WASM_BINDGEN_TEST_TIMEOUT=${WASM_BINDGEN_TEST_TIMEOUT:-300}

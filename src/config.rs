@@ -7,15 +7,20 @@ use core::fmt;
 
 /// One way of carrying the connection. The order in [`Config::transports`] is the fallback chain.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[non_exhaustive]
 pub enum TransportKind {
     /// Browser `WebSocket`.
+    #[cfg_attr(feature = "serde", serde(rename = "websocket"))]
     WebSocket,
     /// `EventSource` down, `fetch` POST up.
+    #[cfg_attr(feature = "serde", serde(rename = "sse"))]
     Sse,
     /// Held `fetch` GET down, POST up.
+    #[cfg_attr(feature = "serde", serde(rename = "long-polling"))]
     LongPolling,
     /// `fetch` GET every interval down, POST up.
+    #[cfg_attr(feature = "serde", serde(rename = "polling"))]
     Polling,
 }
 
@@ -91,6 +96,8 @@ impl fmt::Display for TransportKind {
 
 /// What the client speaks over the transport.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
 #[non_exhaustive]
 pub enum Protocol {
     /// The holdfast protocol (PROTOCOL.md): handshake, sequence numbers, acks, ping/pong.
@@ -104,7 +111,9 @@ pub enum Protocol {
 /// With a raw heartbeat configured, any inbound message counts as liveness and inbound silence
 /// for `heartbeatTimeoutMs` declares the link dead. Without one, raw mode cannot detect a silent
 /// dead link (it still reconnects when the transport reports a close).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(default, deny_unknown_fields))]
 pub struct RawHeartbeat {
     /// Text message sent every heartbeat interval of outbound or inbound quiet; `None` sends
     /// nothing and relies on the server's own traffic ("any inbound message counts").
@@ -116,6 +125,8 @@ pub struct RawHeartbeat {
 
 /// What `send` does when the queue is full.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "kebab-case"))]
 #[non_exhaustive]
 pub enum OverflowPolicy {
     /// Refuse the new message (`send` returns `"rejected"`) and emit an `error` event.
@@ -126,7 +137,12 @@ pub enum OverflowPolicy {
 }
 
 /// Every option of the client core, with documented defaults (see [`Config::default`]).
+///
+/// With the `serde` feature it (de)serializes with these Rust field names; a missing field takes
+/// its default and an unknown one is an error. Call [`Config::validate`] on what you read.
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(default, deny_unknown_fields))]
 pub struct Config {
     /// Fallback chain, best first. Default `[websocket, sse, long-polling, polling]`. Must be
     /// non-empty, without repeats. Raw mode supports `[websocket]` only (the JS options default
