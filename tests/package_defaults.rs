@@ -5,7 +5,9 @@
 use holdfast::config::Config;
 
 fn js_default(source: &str, key: &str) -> Option<usize> {
-    let line = source.lines().find(|l| l.contains("const QUEUE_DEFAULTS"))?;
+    let line = source
+        .lines()
+        .find(|l| l.contains("const QUEUE_DEFAULTS"))?;
     let rest = &line[line.find(&format!("{key}:"))? + key.len() + 1..];
     let digits: String = rest
         .trim_start()
@@ -17,7 +19,10 @@ fn js_default(source: &str, key: &str) -> Option<usize> {
 
 #[test]
 fn the_packages_early_queue_defaults_are_the_engines() {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/pkg-template/holdfast_client.js");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/pkg-template/holdfast_client.js"
+    );
     let source = std::fs::read_to_string(path).expect("pkg-template/holdfast_client.js");
     let c = Config::default();
     for (key, rust) in [
