@@ -32,3 +32,5 @@ lint: setup
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
 	cargo clippy -p holdfast --target wasm32-unknown-unknown --all-targets -- -D warnings
+	cargo clippy -p holdfast --target wasm32-unknown-unknown --all-targets --features js -- -D warnings
+	cargo clippy -p holdfast --all-targets --features serde -- -D warnings
