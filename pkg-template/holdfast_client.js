@@ -49,7 +49,7 @@ export function loading() {
 export function debugCounts() {
   return ready
     ? engineCounts()
-    : { sockets: 0, listeners: 0, timers: 0, clients: 0, requests: 0 };
+    : { sockets: 0, listeners: 0, timers: 0, clients: 0, requests: 0, wasmMemoryBytes: 0 };
 }
 
 let encoder = null;

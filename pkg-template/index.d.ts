@@ -213,6 +213,8 @@ export interface HoldfastDebugCounts {
   timers: number;
   clients: number;
   requests: number;
+  /** The engine's WebAssembly linear memory in bytes (it never shrinks; 0 before the engine loads). */
+  wasmMemoryBytes: number;
 }
 
 /** What `new Holdfast` connects to: the base URL of a holdfast server (or a WebSocket URL in raw

@@ -410,7 +410,7 @@ impl HoldfastCore {
 }
 
 /// Live JS resources held by every holdfast client on this thread: `{sockets, listeners, timers,
-/// clients, requests}`. For leak tests and debugging.
+/// clients, requests, wasmMemoryBytes}`. For leak tests, benchmarks and debugging.
 #[wasm_bindgen(js_name = debugCounts)]
 pub fn debug_counts() -> Object {
     let c = live_counts();
@@ -420,5 +420,19 @@ pub fn debug_counts() -> Object {
     set(&o, "timers", c.timers as f64);
     set(&o, "clients", c.clients as f64);
     set(&o, "requests", c.requests as f64);
+    // The module's linear memory, which never shrinks: what a leak or a hostile message would
+    // grow for the life of the page (the benchmarks and the memory tests read it).
+    set(&o, "wasmMemoryBytes", wasm_memory_bytes());
     o
+}
+
+fn wasm_memory_bytes() -> f64 {
+    #[cfg(target_arch = "wasm32")]
+    {
+        (core::arch::wasm32::memory_size(0) as f64) * 65536.0
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        0.0
+    }
 }
