@@ -111,7 +111,7 @@ pub use protocol::{DecodeError, ErrorCode};
 // would panic; it stays internal until it can be offered without that trap).
 
 // talc instead of std's dlmalloc: 2.6 KB smaller in the module and 1.2 KB gzip (BENCHMARKS.md,
-// "Size levers"). The browser runs wasm on one thread, which is what `TalckWasm` assumes.
+// "Size"). The browser runs wasm on one thread, which is what `TalckWasm` assumes.
 #[cfg(target_arch = "wasm32")]
 #[global_allocator]
 // SAFETY: wasm32-unknown-unknown without the atomics feature has a single thread, so the
