@@ -38,6 +38,9 @@ pub struct ServerConfig {
     pub allowed_origins: OriginPolicy,
     /// Mount the `/_fault/*` control routes. Never enable this in production.
     pub faults_enabled: bool,
+    /// Mount the `{base_path}/bench/*` routes of `make bench`: a plain SSE echo, a plain
+    /// long-poll echo (the HTTP baselines) and a stats route. Off by default.
+    pub bench: bool,
     /// Directory served at `/` (with `index.html`).
     pub www_dir: Option<PathBuf>,
     /// Directory served at `/pkg/` (the built npm package).
@@ -61,6 +64,7 @@ impl Default for ServerConfig {
             poll_hold_ms: 25_000,
             allowed_origins: OriginPolicy::Loopback,
             faults_enabled: false,
+            bench: false,
             www_dir: None,
             pkg_dir: None,
             base_path: "/holdfast".to_owned(),

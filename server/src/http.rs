@@ -41,7 +41,7 @@ pub(crate) fn routes(base: &str, shared: &Arc<Shared>) -> Router<Arc<Shared>> {
 /// refusal); an allowed one gets `Access-Control-Allow-Origin` echoing it. `OPTIONS` is answered
 /// here for every route: the client sends CORS simple requests, but a page adding headers of its
 /// own would preflight.
-async fn guard(State(shared): State<Arc<Shared>>, req: Request, next: Next) -> Response {
+pub(crate) async fn guard(State(shared): State<Arc<Shared>>, req: Request, next: Next) -> Response {
     if !shared.origin_allowed(req.headers()) {
         let mut refusal = (StatusCode::FORBIDDEN, "origin not allowed").into_response();
         no_cache(refusal.headers_mut());

@@ -14,6 +14,7 @@
 //! | `GET {base}/poll?session=<id>&cursor=<n>[&hold=0]` | a long (or, with `hold=0`, short) poll (§8.4) |
 //! | `GET {base}/raw` | raw WebSocket echo (no envelope) |
 //! | `/_fault/*` | fault controls and stats, with [`ServerConfig::faults_enabled`] (see [`faults`]) |
+//! | `{base}/bench/*` | plain SSE and long-poll echoes (`make bench` baselines) and stats, with [`ServerConfig::bench`] (see `bench.rs`) |
 //! | `/pkg/`, `/` | [`ServerConfig::pkg_dir`], [`ServerConfig::www_dir`] |
 //!
 //! Every transport attaches to the same sessions, so a client may switch transports and resume.
@@ -64,6 +65,7 @@
 #![warn(missing_docs)]
 
 pub mod app;
+mod bench;
 mod clock;
 pub mod config;
 pub mod demo;
@@ -305,6 +307,9 @@ pub fn router_with_store(
         .merge(http::routes(&base, &shared));
     if shared.config.faults_enabled {
         routes = routes.merge(faults::routes());
+    }
+    if shared.config.bench {
+        routes = routes.merge(bench::routes(&base, &shared));
     }
     let mut app_router = routes.with_state(Arc::clone(&shared));
     if let Some(pkg) = &shared.config.pkg_dir {

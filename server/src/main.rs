@@ -3,7 +3,7 @@
 //! ```text
 //! holdfast-server [--host 127.0.0.1] [--port 8080] [--test-profile] [--faults]
 //!                 [--www DIR] [--pkg DIR] [--base-path /holdfast] [--session-ttl-ms N]
-//!                 [--poll-hold-ms N] [--allow-origin ORIGIN]... [--allow-any-origin]
+//!                 [--poll-hold-ms N] [--allow-origin ORIGIN]... [--allow-any-origin] [--bench]
 //! ```
 //!
 //! After binding it prints exactly one line, `listening on http://HOST:PORT`, to stdout.
@@ -22,6 +22,8 @@ usage: holdfast-server [options]
   --test-profile         ping 1 s, idle timeout 2.5 s, handshake timeout 2 s, session TTL 5 s,
                          poll hold 1 s, fault controls on
   --faults               mount the /_fault/* control routes
+  --bench                mount the {base}/bench/* routes of make bench (plain SSE and
+                         long-poll echoes, stats)
   --www DIR              serve DIR at /
   --pkg DIR              serve DIR at /pkg/
   --base-path PATH       prefix of the protocol endpoints (default /holdfast)
@@ -45,6 +47,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Args>, St
     let mut port: u16 = 8080;
     let mut test_profile = false;
     let mut faults = false;
+    let mut bench = false;
     let mut www = None;
     let mut pkg = None;
     let mut base_path = None;
@@ -62,6 +65,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Args>, St
             }
             "--test-profile" => test_profile = true,
             "--faults" => faults = true,
+            "--bench" => bench = true,
             "--www" => www = Some(PathBuf::from(value("--www")?)),
             "--pkg" => pkg = Some(PathBuf::from(value("--pkg")?)),
             "--base-path" => base_path = Some(value("--base-path")?),
@@ -79,6 +83,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Args>, St
         ServerConfig::default()
     };
     config.faults_enabled |= faults;
+    config.bench = bench;
     config.www_dir = www;
     config.pkg_dir = pkg;
     if let Some(base_path) = base_path {
@@ -161,6 +166,7 @@ mod tests {
         assert_eq!((args.host.as_str(), args.port), ("127.0.0.1", 8080));
         assert_eq!(args.config.allowed_origins, OriginPolicy::Loopback);
         assert!(!args.config.faults_enabled);
+        assert!(!args.config.bench);
         assert_eq!(args.config.ping_interval_ms, 3_000);
         assert_eq!(args.config.session_ttl_ms, 120_000);
     }
@@ -220,6 +226,8 @@ mod tests {
             args.config.allowed_origins,
             OriginPolicy::List(vec!["http://a.example".into(), "http://b.example".into()])
         );
+        assert!(!args.config.bench);
+        assert!(parse(&["--bench"]).unwrap().unwrap().config.bench);
         let any = parse(&["--faults", "--allow-any-origin"]).unwrap().unwrap();
         assert!(any.config.faults_enabled);
         assert_eq!(any.config.allowed_origins, OriginPolicy::Any);
