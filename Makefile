@@ -34,3 +34,8 @@ lint: setup
 	cargo clippy -p holdfast --target wasm32-unknown-unknown --all-targets -- -D warnings
 	cargo clippy -p holdfast --target wasm32-unknown-unknown --all-targets --features js -- -D warnings
 	cargo clippy -p holdfast --all-targets --features serde -- -D warnings
+
+## bench: throughput, RTT, recovery, memory, size and server capacity, each beside the raw browser API in the same run; writes BENCHMARKS.md (not part of test; ~15 min)
+.PHONY: bench
+bench:
+	bash scripts/bench.sh
