@@ -157,6 +157,22 @@ pub fn rss_bytes(pid: Option<u32>) -> Option<u64> {
     Some(kb * 1024)
 }
 
+/// CPU time (user + system) process `pid` (`None`: this process) used so far, in seconds, from
+/// `/proc/PID/stat` (assumes the usual `USER_HZ` of 100).
+pub fn cpu_secs(pid: Option<u32>) -> Option<f64> {
+    let path = match pid {
+        Some(pid) => format!("/proc/{pid}/stat"),
+        None => "/proc/self/stat".to_owned(),
+    };
+    let stat = std::fs::read_to_string(path).ok()?;
+    // Fields after the command (which may hold spaces) start at the state, field 3.
+    let rest = stat.get(stat.rfind(')')? + 2..)?;
+    let mut fields = rest.split_whitespace().skip(11);
+    let utime: f64 = fields.next()?.parse().ok()?;
+    let stime: f64 = fields.next()?.parse().ok()?;
+    Some((utime + stime) / 100.0)
+}
+
 /// The 1-minute load average, if it can be read.
 pub fn load_average() -> Option<f64> {
     std::fs::read_to_string("/proc/loadavg")

@@ -137,6 +137,20 @@ fn rows(scenarios: &Map<String, Value>) -> Vec<Row> {
             grouped(casts as u64),
             num(part, "measured_secs").unwrap_or(0.0)
         );
+        if let (Some(server), Some(client)) = (
+            num(part, "server_cpu_percent"),
+            num(part, "client_cpu_percent"),
+        ) {
+            figure.push_str(&format!(
+                "; CPU: server {server:.0} %, load generator {client:.0} % of one core"
+            ));
+            if let Some(per_cpu) = num(part, "msgs_per_server_cpu_sec") {
+                figure.push_str(&format!(
+                    ", i.e. {} msg per server CPU-second",
+                    grouped(per_cpu as u64)
+                ));
+            }
+        }
         if lost > 0 {
             figure.push_str(&format!("; {lost} sessions lost"));
         }

@@ -1,7 +1,7 @@
 //! Protocol sessions over WebSocket: idle ones (`ws-idle`) and broadcast fan-out (`fanout`).
 
 use crate::ramp::{ramp, Counters, Slot};
-use crate::{http, load_average, Error, Target, ACK_EVERY, STEP_DEADLINE};
+use crate::{cpu_secs, http, load_average, Error, Target, ACK_EVERY, STEP_DEADLINE};
 use futures_util::{SinkExt, StreamExt};
 use holdfast::protocol::{decode, encode, encode_data, Decoded, Frame, Hello, Limits};
 use serde_json::{json, Value};
@@ -320,12 +320,18 @@ pub async fn fanout(target: &Target, p: &FanoutParams) -> Result<Value, Error> {
     };
     tokio::time::sleep(p.warmup).await;
     let (t0, d0, s0) = (Instant::now(), board.total(), sent.load(Ordering::Relaxed));
+    let (server_cpu0, client_cpu0) = (cpu_secs(target.pid), cpu_secs(None));
     tokio::time::sleep(p.secs).await;
     let (elapsed, d1, s1) = (
         t0.elapsed().as_secs_f64(),
         board.total(),
         sent.load(Ordering::Relaxed),
     );
+    let percent = |before: Option<f64>, after: Option<f64>| {
+        Some((after? - before?) / elapsed.max(1e-9) * 100.0)
+    };
+    let server_cpu = percent(server_cpu0, cpu_secs(target.pid));
+    let client_cpu = percent(client_cpu0, cpu_secs(None));
     board.done.store(true, Ordering::Relaxed);
     let _ = stop_tx.send(true);
     let (send_result, _sender) = sending.await?;
@@ -351,6 +357,10 @@ pub async fn fanout(target: &Target, p: &FanoutParams) -> Result<Value, Error> {
         "msgs_per_sec_total": total_rate,
         "msgs_per_sec_per_session": total_rate / p.sessions.max(1) as f64,
         "server_stats": stats,
+        "server_cpu_percent": server_cpu,
+        // Deliveries per second of server CPU time: less at the mercy of a loaded machine.
+        "msgs_per_server_cpu_sec": server_cpu.filter(|&c| c > 0.0).map(|c| total_rate * 100.0 / c),
+        "client_cpu_percent": client_cpu,
         "load_average_start": load_start,
         "load_average_end": load_average(),
     }))
