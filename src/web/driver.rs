@@ -30,6 +30,8 @@ use wasm_bindgen::{JsCast, JsValue};
 pub(crate) enum Work {
     Input(Input),
     Timeout,
+    /// Something called the machine directly (`send`): take what it produced.
+    Flush,
     /// The URL function's promise resolved for attempt `conn`.
     UrlResolved {
         conn: ConnId,
@@ -57,6 +59,9 @@ pub(crate) struct Shared {
     remembered: Remembered,
     /// `None` only while the callback runs (see the pump).
     on_event: RefCell<Option<EventCallback>>,
+    /// The pump's buffers, kept between turns so a turn allocates nothing: only the one running
+    /// pump uses them (taken out for the turn, put back empty with their capacity).
+    scratch: RefCell<(Vec<Action>, Vec<Event>)>,
     this: Weak<Shared>,
 }
 
@@ -79,6 +84,7 @@ impl Shared {
             url,
             remembered,
             on_event: RefCell::new(Some(on_event)),
+            scratch: RefCell::new((Vec::new(), Vec::new())),
             this: this.clone(),
         });
         let lifecycle = Lifecycle::attach(shared.sink());
@@ -104,48 +110,54 @@ impl Drop for Shared {
     }
 }
 
-/// Queues `work` (if any) and pumps until the machine has nothing left to say.
+/// Queues `work` (`None`: the machine was called directly and has output to take) and pumps
+/// until the inbox is empty.
+///
+/// Each turn feeds the machine one piece of work and takes everything it produced, so the
+/// machine has nothing left to say when the inbox is empty: the pump stops there, with no idle
+/// turn. Whatever performing an action or an event callback causes arrives as new work (a
+/// callback's `send` pushes `Work::Flush`).
 pub(crate) fn dispatch(shared: &Rc<Shared>, work: Option<Work>) {
-    if let Some(w) = work {
-        shared.inbox.borrow_mut().push_back(w);
-    }
+    shared
+        .inbox
+        .borrow_mut()
+        .push_back(work.unwrap_or(Work::Flush));
     if shared.pumping.replace(true) {
         return; // the pump further up the stack will drain it
     }
+    let (mut actions, mut events) = std::mem::take(&mut *shared.scratch.borrow_mut());
     loop {
-        let next = shared.inbox.borrow_mut().pop_front();
-        let had_work = next.is_some();
+        let Some(next) = shared.inbox.borrow_mut().pop_front() else {
+            break;
+        };
         let mut resolved = None;
-        let (actions, events) = {
+        {
             let mut m = shared.machine.borrow_mut();
-            let now = clock::now();
             match next {
-                Some(Work::Input(input)) => m.handle_input(now, input),
-                Some(Work::Timeout) => m.handle_timeout(now),
+                Work::Input(input) => m.handle_input(clock::now(), input),
+                Work::Timeout => m.handle_timeout(clock::now()),
                 // A promise that resolves for an attempt already abandoned is ignored.
                 // Still the data connection's attempt, or the probe's.
-                Some(Work::UrlResolved {
+                Work::UrlResolved {
                     conn,
                     transport,
                     url,
                     hello,
-                }) if m.state().conn() == Some(conn) || m.upgrade().probe_conn() == Some(conn) => {
+                } if m.state().conn() == Some(conn) || m.upgrade().probe_conn() == Some(conn) => {
                     resolved = Some((conn, transport, url, hello));
                 }
-                Some(Work::UrlResolved { .. }) | None => {}
+                Work::UrlResolved { .. } | Work::Flush => {}
             }
-            let actions: Vec<Action> = std::iter::from_fn(|| m.poll_action()).collect();
-            let events: Vec<Event> = std::iter::from_fn(|| m.poll_event()).collect();
-            (actions, events)
-        }; // machine borrow released before any JS or user code runs
+            actions.extend(std::iter::from_fn(|| m.poll_action()));
+            events.extend(std::iter::from_fn(|| m.poll_event()));
+        } // machine borrow released before any JS or user code runs
         if let Some((conn, kind, url, hello)) = resolved {
             open_transport(shared, conn, kind, hello, &url);
         }
-        let idle = !had_work && actions.is_empty() && events.is_empty();
-        for action in actions {
+        for action in actions.drain(..) {
             perform(shared, action);
         }
-        for event in events {
+        for event in events.drain(..) {
             match &event {
                 Event::Open { transport }
                 | Event::Transport {
@@ -162,10 +174,8 @@ pub(crate) fn dispatch(shared: &Rc<Shared>, work: Option<Work>) {
                 *shared.on_event.borrow_mut() = Some(cb);
             }
         }
-        if idle {
-            break;
-        }
     }
+    *shared.scratch.borrow_mut() = (actions, events);
     rearm(shared);
     shared.pumping.set(false);
 }
