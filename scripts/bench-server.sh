@@ -73,13 +73,18 @@ start_server() {
   return 1
 }
 
-# Runs one scenario against a fresh server: `scenario <name> <bench-load args>...`.
+# Runs one scenario against a fresh server: `scenario <name> <bench-load args>...`. A failed
+# scenario is reported and the others still run.
+FAILED=()
 scenario() {
   local name=$1
   shift
   start_server
   echo "[bench-server] $name against $URL (pid $PID)"
-  timeout 120 "$BIN/bench-load" "$name" --url "$URL" --pid "$PID" --out "$PARTS/$name.json" "$@"
+  if ! timeout 120 "$BIN/bench-load" "$name" --url "$URL" --pid "$PID" --out "$PARTS/$name.json" "$@"; then
+    echo "[bench-server] $name FAILED" >&2
+    FAILED+=("$name")
+  fi
   stop_server
 }
 
@@ -91,6 +96,10 @@ ELAPSED_MS=$((($(date +%s%N) - STARTED) / 1000000))
 WALL=$((ELAPSED_MS / 1000)).$(printf %03d $((ELAPSED_MS % 1000)))
 
 "$BIN/bench-load" report --json "$OUT/server.json" --md "$OUT/server.md" --wall-secs "$WALL" \
-  "$PARTS/ws-idle.json" "$PARTS/long-poll.json" "$PARTS/fanout.json"
+  --build "$PROFILE" "$PARTS"/*.json
+for name in "${FAILED[@]}"; do
+  echo "- Scenario \`$name\` failed (no figure); see the \`make bench\` log." >>"$OUT/server.md"
+done
 echo "[bench-server] wrote $OUT/server.json and $OUT/server.md"
 cat "$OUT/server.md"
+[ ${#FAILED[@]} -eq 0 ]

@@ -11,7 +11,7 @@
 //!                      [--marks 250,500] [--hold-secs 4]
 //! bench-load fanout    --url http://127.0.0.1:PORT --out FILE [--sessions 1000] [--secs 10]
 //!                      [--warmup-secs 1] [--window 256]
-//! bench-load report    --json FILE --md FILE [--wall-secs S] PART.json...
+//! bench-load report    --json FILE --md FILE [--wall-secs S] [--build PROFILE] PART.json...
 //! ```
 //!
 //! - `ws-idle`: ramps to `--sessions` idle protocol sessions over WebSocket (HELLO / WELCOME
@@ -60,7 +60,8 @@ usage: bench-load ws-idle   --url http://127.0.0.1:PORT --pid PID --out FILE [--
                             [--marks 250,500] [--hold-secs 4]
        bench-load fanout    --url http://127.0.0.1:PORT --out FILE [--sessions 1000] [--secs 10]
                             [--warmup-secs 1] [--window 256]
-       bench-load report    --json FILE --md FILE [--wall-secs S] PART.json...";
+       bench-load report    --json FILE --md FILE [--wall-secs S] [--build PROFILE]
+                            PART.json...";
 
 /// The server under load.
 #[derive(Debug, Clone)]
@@ -231,7 +232,7 @@ async fn run(scenario: &str, opts: &Opts) -> Result<(), Error> {
                         .map_err(|_| format!("bad --wall-secs: {v}"))?,
                 ),
             };
-            let (summary, table) = report::merge(&opts.positional, wall_secs)?;
+            let (summary, table) = report::merge(&opts.positional, wall_secs, opts.get("build"))?;
             write_json(json, &summary)?;
             std::fs::write(md, table)?;
             Ok(())

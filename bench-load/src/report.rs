@@ -7,8 +7,12 @@ use serde_json::{json, Map, Value};
 pub const IDLE_TARGET_BYTES: f64 = 16.0 * 1024.0;
 
 /// Reads the scenario files at `paths`: (server.json, server.md). `wall_secs` is how long the
-/// whole run took, if the caller measured it.
-pub fn merge(paths: &[String], wall_secs: Option<f64>) -> Result<(Value, String), Error> {
+/// whole run took and `build` the cargo profile the server was built with, if the caller says.
+pub fn merge(
+    paths: &[String],
+    wall_secs: Option<f64>,
+    build: Option<&str>,
+) -> Result<(Value, String), Error> {
     let mut scenarios = Map::new();
     for path in paths {
         let text = std::fs::read_to_string(path).map_err(|e| format!("{path}: {e}"))?;
@@ -30,12 +34,16 @@ pub fn merge(paths: &[String], wall_secs: Option<f64>) -> Result<(Value, String)
         "cpus": nproc,
         "load_average_at_report": load_average(),
         "wall_secs": wall_secs,
+        "build_profile": build,
         "rows": rows.iter().map(|r| json!({
             "scenario": r.scenario, "figure": r.figure, "target": r.target, "met": r.met,
         })).collect::<Vec<_>>(),
         "scenarios": scenarios,
     });
-    Ok((summary, markdown(&rows, &scenarios, nproc, wall_secs)))
+    Ok((
+        summary,
+        markdown(&rows, &scenarios, nproc, wall_secs, build),
+    ))
 }
 
 /// One line of the table.
@@ -169,6 +177,7 @@ fn markdown(
     scenarios: &Map<String, Value>,
     cpus: usize,
     wall_secs: Option<f64>,
+    build: Option<&str>,
 ) -> String {
     let mut out = String::from("| scenario | figure | target | met? |\n|---|---|---|---|\n");
     for r in rows {
@@ -190,11 +199,14 @@ fn markdown(
         })
         .collect();
     out.push_str(&format!(
-        "\nReference server (release build, demo app) and `bench-load` on the same {cpus}-CPU \
+        "\nReference server (demo app, {}) and `bench-load` on the same {cpus}-CPU \
          machine over loopback, a fresh server per scenario. RSS is the server's `VmRSS` after \
          the sessions idled past a server PING, minus its RSS with no session, divided by the \
          sessions; \"marginal\" is the slope between the first mark and the full count. \
          1-minute load average when each scenario started: {}.{}\n",
+        build.map_or("optimised build".to_owned(), |b| format!(
+            "cargo profile `{b}`"
+        )),
         if loads.is_empty() {
             "not read".to_owned()
         } else {
