@@ -32,6 +32,7 @@ pub(crate) async fn handler(
     upgrade
         .max_message_size(limit)
         .max_frame_size(limit)
+        .read_buffer_size(crate::ws::READ_BUFFER_BYTES)
         .on_upgrade(move |socket| run(socket, shared))
 }
 
