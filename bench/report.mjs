@@ -189,14 +189,15 @@ function recoverySection() {
     return Object.entries(counts).map(([t, n]) => `${t} ${n}×`).join(", ");
   };
   p(
-    `${r.runs} runs of each, one after the other, each with a fresh client; min / **median** / max in ms. ` +
+    `${r.runs} runs of each, one after the other, each with a fresh client (the first-echo ones after 2 ` +
+      "discarded warm-up runs); min / **median** / max in ms. " +
       "Faults are the server's `/_fault/*` routes (server/src/faults.rs). Every holdfast client has " +
       "the default options except `rememberTransportMs: 0` (each run is a first visit), and the " +
       "dead-link one is pinned to WebSocket.",
     "",
     "| scenario | holdfast (ms) | the browser alone |",
     "|---|---|---|",
-    `| dead link declared (\`reconnecting\`) after the server goes silent (half-open link), 0–4 s after open | ${mmm(r.deadLink.ms)} | a \`WebSocket\` open beside it noticed nothing in ${r.runs - r.deadLink.rawNoticed} of ${r.runs} runs (TCP stays up) |`,
+    `| dead link declared (\`reconnecting\`) after the server goes silent (half-open link), 0–3 s after open | ${mmm(r.deadLink.ms)} | a \`WebSocket\` open beside it noticed nothing in ${r.runs - r.deadLink.rawNoticed} of ${r.runs} runs (TCP stays up) |`,
     `| open again after the server is back from 2 s down | ${mmm(r.downReconnect.ms)} | \`WebSocket\` does not reconnect |`,
     `| … first echo after the server is back | ${mmm(r.downReconnect.echoMs)} | |`,
     `| first echo, fresh client, healthy server (${transports(r.firstEcho.transports)}) | ${mmm(r.firstEcho.ms)} | new \`WebSocket\`, send on open, echo: ${mmm(r.rawFirstEcho.ms)} |`,
@@ -210,6 +211,8 @@ function recoverySection() {
   );
 }
 
+const RECONNECT_N = 500;
+
 function memorySection() {
   p("### Memory", "");
   const f = failed("memory");
@@ -220,6 +223,13 @@ function memorySection() {
   const rawGrowth = s((r) => r.rawReconnects.heapAfter - r.rawReconnects.heapBefore);
   const wasmGrowth = s((r) => r.reconnects.after.wasm - r.reconnects.before.wasm);
   const wasmBefore = s((r) => r.reconnects.before.wasm);
+  const wasmAfter = s((r) => r.reconnects.after.wasm);
+  const half = (r, a, b) => (r[b] - r[a]) / (RECONNECT_N / 2);
+  const hasMid = runs.every((r) => r.reconnects.mid);
+  const perFirst = hasMid ? s((r) => half({ a: r.reconnects.before.heap, b: r.reconnects.mid.heap }, "a", "b")) : null;
+  const perSecond = hasMid ? s((r) => half({ a: r.reconnects.mid.heap, b: r.reconnects.after.heap }, "a", "b")) : null;
+  const rawFirst = hasMid ? s((r) => half(r.rawReconnects, "heapBefore", "heapMid")) : null;
+  const rawSecond = hasMid ? s((r) => half(r.rawReconnects, "heapMid", "heapAfter")) : null;
   const q = (r) => r.queue;
   const perHeap = s((r) => (q(r).after.heap - q(r).before.heap) / q(r).n);
   const perWasm = s((r) => (q(r).after.wasm - q(r).before.wasm) / q(r).n);
@@ -242,7 +252,8 @@ function memorySection() {
     "| figure | holdfast | the browser alone |",
     "|---|---|---|",
     `| JS heap growth over 500 reconnects (B) | ${spread(heapGrowth, bytes)} | 500 new \`WebSocket\`s: ${spread(rawGrowth, bytes)} |`,
-    `| wasm linear memory growth over 500 reconnects (B) | ${spread(wasmGrowth, bytes)} (of ${spread(wasmBefore, bytes)}) | – |`,
+    ...(hasMid ? [`| … per reconnect, first 250 / last 250 (B) | ${spread(perFirst, sig)} / ${spread(perSecond, sig)} | ${spread(rawFirst, sig)} / ${spread(rawSecond, sig)} |`] : []),
+    `| wasm linear memory growth over 500 reconnects (B) | ${spread(wasmGrowth, bytes)}; ${spread(wasmBefore, bytes)} before, ${spread(wasmAfter, bytes)} after | – |`,
     `| live resources (\`debugCounts()\`) before = after | ${countsSame ? "yes" : "**no**"} | |`,
     `| per queued 64 B message, JS heap + wasm (B) | ${spread(perTotal, sig)} | an array of strings: ${spread(perArray, sig)} |`,
     `| … of which JS heap (B) | ${spread(perHeap, sig)} | |`,

@@ -39,7 +39,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-./target/bench-server/holdfast-server --port 0 --faults --bench >"$LOG" 2>&1 &
+"${CARGO_TARGET_DIR:-target}/bench-server/holdfast-server" --port 0 --faults --bench >"$LOG" 2>&1 &
 PID=$!
 URL=
 for _ in $(seq 1 100); do

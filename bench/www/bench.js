@@ -336,12 +336,12 @@ async function suiteWs() {
 }
 
 /** The HTTP transports, pinned one each, and the plain baselines. */
-const HTTP_N = 2000;
+const HTTP_N = 1000;
 const HTTP_WINDOW = 500;
 const HTTP_CLIENTS = {
   sse: { make: () => holdfast("holdfast SSE", ENDPOINT, { transports: ["sse"], upgradeProbeMs: 0 }), rttN: 200 },
   longPolling: { make: () => holdfast("holdfast long polling", ENDPOINT, { transports: ["long-polling"], upgradeProbeMs: 0 }), rttN: 200 },
-  polling: { make: () => holdfast("holdfast short polling", ENDPOINT, { transports: ["polling"], upgradeProbeMs: 0 }), rttN: 10 },
+  polling: { make: () => holdfast("holdfast short polling", ENDPOINT, { transports: ["polling"], upgradeProbeMs: 0 }), rttN: 5 },
   ssePost: { make: () => plainSsePost(), rttN: 200, baseline: true },
   longPoll: { make: () => plainLongPoll(), rttN: 200, baseline: true },
 };
@@ -358,7 +358,7 @@ async function suiteHttp() {
       try {
         await c.open();
         await throughput(c, 200, TEXT64, HTTP_WINDOW);
-        await roundTrips(c, Math.min(10, spec.rttN), TEXT64);
+        await roundTrips(c, Math.min(10, Math.ceil(spec.rttN / 2)), TEXT64);
         const tpMs = await throughput(c, HTTP_N, TEXT64, HTTP_WINDOW);
         const rtt = rttStats(await roundTrips(c, spec.rttN, TEXT64));
         row[kind] = { msgPerSec: HTTP_N / (tpMs / 1000), rttP50Ms: rtt.p50, rttP99Ms: rtt.p99, reconnects: c.reconnects ?? 0 };
@@ -400,7 +400,7 @@ async function openHoldfast(options) {
   return hf;
 }
 
-/** Dead link: after open and a random 0–4 s, the server goes silent (half-open link); the time
+/** Dead link: after open and a random 0–3 s (the server's PING period), the server goes silent (half-open link); the time
  * until holdfast declares the link dead (`reconnecting`). A raw WebSocket open beside it shows
  * what the browser alone notices (nothing: TCP is still up). */
 async function deadLink(runs) {
@@ -411,7 +411,7 @@ async function deadLink(runs) {
     await raw.open();
     let rawClosed = false;
     raw.onclose = () => (rawClosed = true);
-    await sleep(random() * 4000);
+    await sleep(random() * 3000);
     const dead = nextEvent(hf, "reconnecting", 60000, "dead link");
     await fault("silent");
     const t0 = now();
@@ -453,19 +453,24 @@ async function downReconnect(runs) {
   return out;
 }
 
+/** Discarded runs before the first-echo ones (first connections pay for TCP, JIT, caches). */
+const WARMUP_RUNS = 2;
+
 /** Time to first echo for a fresh client (no remembered transport), with the given faults on. */
 async function firstEcho(runs, faults, label) {
   const out = { ms: [], transports: [] };
-  for (let i = 0; i < runs; i++) {
+  for (let i = -WARMUP_RUNS; i < runs; i++) {
     for (const f of faults) await fault(f);
     const t0 = now();
     const hf = new Holdfast(ENDPOINT, { rememberTransportMs: 0 });
     const echoed = nextMessage(hf, 60000, `first echo (${label})`);
     hf.send("first");
     const t = await echoed;
-    out.ms.push(t - t0);
-    out.transports.push(hf.transport);
-    log(`first echo, ${label} ${i + 1}: ${(t - t0).toFixed(0)} ms (${hf.transport})`);
+    if (i >= 0) {
+      out.ms.push(t - t0);
+      out.transports.push(hf.transport);
+    }
+    log(`first echo, ${label} ${i < 0 ? "warm-up" : i + 1}: ${(t - t0).toFixed(0)} ms (${hf.transport})`);
     hf.close();
     await fault("recover");
     await sleep(100);
@@ -476,14 +481,14 @@ async function firstEcho(runs, faults, label) {
 /** The browser alone on a healthy server: new WebSocket, send on open, first echo. */
 async function rawFirstEcho(runs) {
   const out = { ms: [] };
-  for (let i = 0; i < runs; i++) {
+  for (let i = -WARMUP_RUNS; i < runs; i++) {
     const c = rawWebSocket();
     const t0 = now();
     const echoed = new Promise((resolve) => (c.onmessage = () => resolve(now())));
     await c.open();
     c.send("first");
     const t = await deadline(echoed, 10000, "raw first echo");
-    out.ms.push(t - t0);
+    if (i >= 0) out.ms.push(t - t0);
     c.close();
     await sleep(50);
   }
@@ -527,9 +532,12 @@ async function suiteMemory() {
     for (let i = 0; i < 20; i++) await cycle();
     await collect();
     const h0 = heap();
-    for (let i = 0; i < RECONNECTS; i++) await cycle();
+    for (let i = 0; i < RECONNECTS / 2; i++) await cycle();
     await collect();
-    results.rawReconnects = { heapBefore: h0, heapAfter: heap() };
+    const hMid = heap();
+    for (let i = 0; i < RECONNECTS / 2; i++) await cycle();
+    await collect();
+    results.rawReconnects = { heapBefore: h0, heapMid: hMid, heapAfter: heap() };
     c.close();
   }
 
@@ -547,13 +555,16 @@ async function suiteMemory() {
     await echoed;
     await collect();
     const before = { heap: heap(), wasm: wasmBytes(), counts: debugCounts() };
-    for (let i = 0; i < RECONNECTS; i++) await cycle();
+    for (let i = 0; i < RECONNECTS / 2; i++) await cycle();
+    await collect();
+    const mid = { heap: heap(), wasm: wasmBytes() };
+    for (let i = 0; i < RECONNECTS / 2; i++) await cycle();
     const echoed2 = nextMessage(hf, 5000, "echo");
     hf.send("warm");
     await echoed2;
     await collect();
     const after = { heap: heap(), wasm: wasmBytes(), counts: debugCounts() };
-    results.reconnects = { before, after, reconnects: hf.stats().reconnects };
+    results.reconnects = { before, mid, after, reconnects: hf.stats().reconnects };
     hf.close();
   }
 
