@@ -206,7 +206,9 @@ function recoverySection() {
     "",
     "The dead link is declared after `heartbeatTimeoutMs` (8 000 ms) without inbound data; the last " +
       "server PING (every 3 s) came 0–3 s before the silence. The dead-link reasons: " +
-      `${transports(r.deadLink.reasons)}.`,
+      `${transports(r.deadLink.reasons)}. After the 2 s down, the reopen waits for the attempt the ` +
+      "backoff schedules (`reconnectDelayMs` 500, factor 2, full jitter): the spread is the jitter; " +
+      `it reopened on ${transports(r.downReconnect.transports)}.`,
     "",
   );
 }
@@ -333,7 +335,8 @@ const head = [
   "",
   "Every page runs in a headless Chromium that `bench/run.mjs` starts itself (no Playwright, no " +
     "CDP: nothing instruments the page), cross-origin isolated (performance.now() at 5 µs), and " +
-    "posts its results back. The package is this run's `pkg/` (release engine).",
+    "posts its results back. The package is this run's `pkg/` (release engine)" +
+    (tools.commit ? `, built from commit ${tools.commit}${tools.dirty ? " plus uncommitted changes in the working tree" : ""}` : "") + ".",
   "",
 ];
 const targetTable = [

@@ -75,6 +75,8 @@ node -e '
     rustc: v("rustc --version"),
     nightly: fs.readFileSync("scripts/pkg-nightly", "utf8").split("\n").find((l) => l && !l.startsWith("#")),
     wasmBindgen: v("wasm-bindgen --version"),
+    commit: v("git rev-parse --short HEAD"),
+    dirty: (v("git status --porcelain -- src server Cargo.toml Cargo.lock pkg-template") ?? "") !== "",
     wallSeconds: Number(process.argv[2]),
   }, null, 2) + "\n");
 ' "$OUT/tools.json" "$WALL"

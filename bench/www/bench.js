@@ -195,14 +195,14 @@ function plainLongPoll() {
     c.ctrl = new AbortController();
     (async () => {
       while (!c.closed) {
-        let r;
+        let body;
         try {
-          r = await fetch(`${BASE}${b.poll}`.replaceAll("{id}", c.id), { signal: c.ctrl.signal });
+          const r = await fetch(`${BASE}${b.poll}`.replaceAll("{id}", c.id), { signal: c.ctrl.signal });
+          body = await r.json();
         } catch (e) {
           if (!c.closed) warn(`baseline poll failed: ${e}`);
           return;
         }
-        const body = await r.json();
         for (const m of body) c.onmessage(m);
       }
     })();
