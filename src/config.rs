@@ -3,6 +3,7 @@
 //! Option names in errors are the camelCase names JavaScript users write (`heartbeatIntervalMs`),
 //! so a `TypeError` thrown at construction points at the exact key.
 
+use crate::text::dec;
 use core::fmt;
 
 /// One way of carrying the connection. The order in [`Config::transports`] is the fallback chain.
@@ -245,7 +246,14 @@ pub struct ConfigError {
 
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "invalid option `{}`: {}", self.option, self.message)
+        f.write_str(&self.text())
+    }
+}
+
+impl ConfigError {
+    /// The `Display` text, built without `core::fmt`.
+    pub fn text(&self) -> String {
+        ["invalid option `", self.option, "`: ", &self.message].concat()
     }
 }
 
@@ -262,7 +270,15 @@ fn ms_in(option: &'static str, v: u64, min: u64, max: u64) -> Result<(), ConfigE
     if v < min || v > max {
         return Err(err(
             option,
-            format!("must be between {min} and {max} ms, got {v}"),
+            [
+                "must be between ",
+                &dec(min),
+                " and ",
+                &dec(max),
+                " ms, got ",
+                &dec(v),
+            ]
+            .concat(),
         ));
     }
     Ok(())
@@ -278,7 +294,7 @@ impl Config {
         }
         for (i, t) in self.transports.iter().enumerate() {
             if self.transports.iter().skip(i + 1).any(|u| u == t) {
-                return Err(err("transports", format!("lists `{t}` twice")));
+                return Err(err("transports", ["lists `", t.name(), "` twice"].concat()));
             }
         }
         if let Protocol::Raw(_) = self.protocol {

@@ -19,9 +19,9 @@ pub fn transport_url(
     let (secure, path, query) = split(base)?;
     let ws_scheme = if secure { "wss" } else { "ws" };
     Ok(match (protocol, transport) {
-        (Protocol::Raw(_), _) => format!("{ws_scheme}://{path}{query}"),
+        (Protocol::Raw(_), _) => [ws_scheme, "://", path, query].concat(),
         (Protocol::Holdfast, TransportKind::WebSocket) => {
-            format!("{ws_scheme}://{path}/ws{query}")
+            [ws_scheme, "://", path, "/ws", query].concat()
         }
         // The HTTP routes' URLs are built in one place.
         (Protocol::Holdfast, TransportKind::Sse) => return http_url(base, "sse", &[]),
@@ -38,7 +38,7 @@ pub fn transport_url(
 pub fn http_url(base: &str, route: &str, params: &[(&str, &str)]) -> Result<String, String> {
     let (secure, path, query) = split(base)?;
     let scheme = if secure { "https" } else { "http" };
-    let mut out = format!("{scheme}://{path}/{route}");
+    let mut out = [scheme, "://", path, "/", route].concat();
     let mut sep = '?';
     for (key, value) in params {
         out.push(sep);
@@ -58,16 +58,21 @@ pub fn http_url(base: &str, route: &str, params: &[(&str, &str)]) -> Result<Stri
 /// ws(s) URL; the fragment is dropped (it never reaches the server).
 fn split(base: &str) -> Result<(bool, &str, &str), String> {
     let base = base.trim();
-    let (scheme, rest) = base
-        .split_once("://")
-        .ok_or_else(|| format!("url `{base}` is not absolute (expected http(s):// or ws(s)://)"))?;
+    let (scheme, rest) = base.split_once("://").ok_or_else(|| {
+        [
+            "url `",
+            base,
+            "` is not absolute (expected http(s):// or ws(s)://)",
+        ]
+        .concat()
+    })?;
     let secure = match scheme.to_ascii_lowercase().as_str() {
         "https" | "wss" => true,
         "http" | "ws" => false,
-        other => return Err(format!("url scheme `{other}` is not http(s) or ws(s)")),
+        other => return Err(["url scheme `", other, "` is not http(s) or ws(s)"].concat()),
     };
     if rest.is_empty() || rest.starts_with('/') {
-        return Err(format!("url `{base}` has no host"));
+        return Err(["url `", base, "` has no host"].concat());
     }
     let (path, query) = match rest.find(['?', '#']) {
         Some(i) => rest.split_at(i),

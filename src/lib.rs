@@ -89,6 +89,7 @@ pub mod core;
 pub mod endpoint;
 #[doc(hidden)]
 pub mod protocol;
+mod text;
 #[doc(hidden)]
 #[cfg(target_arch = "wasm32")]
 pub mod web;

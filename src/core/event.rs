@@ -3,6 +3,7 @@
 use super::{DisconnectReason, Payload};
 use crate::config::TransportKind;
 use crate::protocol::{DecodeError, ErrorCode};
+use crate::text::dec;
 use core::fmt;
 
 /// Something the app should hear about. Drain with [`super::Machine::poll_event`].
@@ -116,29 +117,50 @@ pub enum ClientError {
     },
 }
 
+impl ClientError {
+    /// The `Display` text, built without `core::fmt`.
+    pub fn message(&self) -> String {
+        let n = |v: usize| dec(v as u64);
+        match self {
+            ClientError::BadFrame(e) => ["bad frame dropped: ", &e.message()].concat(),
+            ClientError::UnexpectedText => "text message in protocol mode dropped".into(),
+            ClientError::UnexpectedFrame(k) => ["unexpected ", k, " frame dropped"].concat(),
+            ClientError::SequenceGap { expected, got } => [
+                "sequence gap: expected ",
+                &dec(*expected),
+                ", got ",
+                &dec(*got),
+            ]
+            .concat(),
+            ClientError::Server { code, message } => {
+                ["server error ", &dec(code.to_u64()), ": ", message].concat()
+            }
+            ClientError::QueueFull => "send queue full; message rejected".into(),
+            ClientError::QueueOverflow { dropped } => [
+                "send queue full; dropped ",
+                &n(*dropped),
+                " oldest message(s)",
+            ]
+            .concat(),
+            ClientError::MessageTooBig { size, limit } => [
+                "message of ",
+                &n(*size),
+                " bytes exceeds maxMessageBytes ",
+                &n(*limit),
+            ]
+            .concat(),
+            ClientError::QueueDiscarded { count } => {
+                ["closed with ", &n(*count), " message(s) never acknowledged"].concat()
+            }
+            ClientError::InvalidClose { code, why } => {
+                ["close(", &dec((*code).into()), ") refused: ", why].concat()
+            }
+        }
+    }
+}
+
 impl fmt::Display for ClientError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ClientError::BadFrame(e) => write!(f, "bad frame dropped: {e}"),
-            ClientError::UnexpectedText => f.write_str("text message in protocol mode dropped"),
-            ClientError::UnexpectedFrame(k) => write!(f, "unexpected {k} frame dropped"),
-            ClientError::SequenceGap { expected, got } => {
-                write!(f, "sequence gap: expected {expected}, got {got}")
-            }
-            ClientError::Server { code, message } => {
-                write!(f, "server error {}: {message}", code.to_u64())
-            }
-            ClientError::QueueFull => f.write_str("send queue full; message rejected"),
-            ClientError::QueueOverflow { dropped } => {
-                write!(f, "send queue full; dropped {dropped} oldest message(s)")
-            }
-            ClientError::MessageTooBig { size, limit } => {
-                write!(f, "message of {size} bytes exceeds maxMessageBytes {limit}")
-            }
-            ClientError::QueueDiscarded { count } => {
-                write!(f, "closed with {count} message(s) never acknowledged")
-            }
-            ClientError::InvalidClose { code, why } => write!(f, "close({code}) refused: {why}"),
-        }
+        f.write_str(&self.message())
     }
 }

@@ -43,7 +43,7 @@ pub(crate) fn after_failure(
 /// The stored form of a remembered transport: `name@expires_at_ms` (ms since the epoch).
 pub fn remembered_value(kind: TransportKind, now_ms: f64, ttl_ms: u64) -> String {
     let expires = now_ms.max(0.0) as u64 + ttl_ms;
-    format!("{}@{expires}", kind.name())
+    [kind.name(), "@", &crate::text::dec(expires)].concat()
 }
 
 /// The transport in a stored value, if it parses and has not expired at `now_ms`. Anything

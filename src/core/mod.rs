@@ -61,6 +61,7 @@ use crate::protocol::{
     self, CloseFrame, ErrorCode, ErrorFrame, Frame, Hello, Inbound, Limits, ResumeOutcome,
     ACK_DELAY_MS, MAX_FRAME_BYTES,
 };
+use crate::text::dec;
 use fallback::Next;
 use heartbeat::Heartbeat;
 use link::{Link, Request};
@@ -764,10 +765,9 @@ impl Machine {
                 if w.version != protocol::VERSION {
                     self.lost(
                         now,
-                        DisconnectReason::ServerError(format!(
-                            "server chose unsupported version {}",
-                            w.version
-                        )),
+                        DisconnectReason::ServerError(
+                            ["server chose unsupported version ", &dec(w.version)].concat(),
+                        ),
                     );
                     return;
                 }
@@ -845,7 +845,7 @@ impl Machine {
         }));
         match e.code {
             ErrorCode::VersionUnsupported => {
-                let reason = format!("protocol version unsupported: {}", e.message);
+                let reason = ["protocol version unsupported: ", &e.message].concat();
                 self.terminate(CLOSE_PROTOCOL, reason, false);
             }
             ErrorCode::TryLater => {
@@ -990,7 +990,7 @@ impl Machine {
             } => (conn, transport, attempt, true),
             State::Idle | State::Backoff { .. } | State::Paused { .. } | State::Closed => return,
         };
-        self.disconnect(conn, 1000, &reason.to_string());
+        self.disconnect(conn, 1000, &reason.message());
         self.stop_upgrade();
         for t in [
             Timer::Connect,
@@ -1012,7 +1012,12 @@ impl Machine {
         {
             self.auth_failures += 1;
             if self.auth_failures >= 2 {
-                let why = format!("unauthorized: HTTP {status} after a fresh URL");
+                let why = [
+                    "unauthorized: HTTP ",
+                    &dec(status.into()),
+                    " after a fresh URL",
+                ]
+                .concat();
                 self.terminate(CLOSE_POLICY, why, false);
             } else {
                 // Once: the URL function runs again before this attempt (token refresh).
@@ -1060,7 +1065,13 @@ impl Machine {
     ) {
         if let Some(max) = self.config.max_attempts {
             if attempt > max {
-                let why = format!("gave up after {max} reconnect attempts: {reason}");
+                let why = [
+                    "gave up after ",
+                    &dec(max.into()),
+                    " reconnect attempts: ",
+                    &reason.message(),
+                ]
+                .concat();
                 self.terminate(CLOSE_GAVE_UP, why, false);
                 return;
             }
@@ -1085,7 +1096,8 @@ impl Machine {
                 match policy.next_delay_ms(&ctx) {
                     Some(ms) => ms.clamp(1, MAX_TIMER_MS),
                     None => {
-                        let why = format!("retry policy stopped reconnecting: {reason}");
+                        let why =
+                            ["retry policy stopped reconnecting: ", &reason.message()].concat();
                         self.terminate(CLOSE_GAVE_UP, why, false);
                         return;
                     }

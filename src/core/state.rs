@@ -2,6 +2,7 @@
 
 use super::time::Instant;
 use super::ConnId;
+use crate::text::dec;
 use core::fmt;
 
 /// Where the machine is. Each variant carries exactly the data that exists in it; `transport` is
@@ -137,29 +138,36 @@ pub enum DisconnectReason {
     Upgrade,
 }
 
-impl fmt::Display for DisconnectReason {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl DisconnectReason {
+    /// The `Display` text, built without `core::fmt`.
+    pub fn message(&self) -> String {
         match self {
-            DisconnectReason::ConnectTimeout => f.write_str("connect timeout"),
-            DisconnectReason::DeadLink => {
-                f.write_str("dead link: no data within the heartbeat timeout")
-            }
+            DisconnectReason::ConnectTimeout => "connect timeout".into(),
+            DisconnectReason::DeadLink => "dead link: no data within the heartbeat timeout".into(),
             DisconnectReason::SendTimeout => {
-                f.write_str("send timeout: a POST was not answered within the heartbeat timeout")
+                "send timeout: a POST was not answered within the heartbeat timeout".into()
             }
-            DisconnectReason::Closed { code, reason } => write!(f, "closed ({code}) {reason}"),
+            DisconnectReason::Closed { code, reason } => {
+                ["closed (", &dec((*code).into()), ") ", reason].concat()
+            }
             DisconnectReason::ServerClose { code, reason } => {
-                write!(f, "server closed ({code}) {reason}")
+                ["server closed (", &dec((*code).into()), ") ", reason].concat()
             }
             DisconnectReason::Failed(super::TransportError::Network(m)) => {
-                write!(f, "network error: {m}")
+                ["network error: ", m].concat()
             }
             DisconnectReason::Failed(super::TransportError::Http { status, .. }) => {
-                write!(f, "HTTP {status}")
+                ["HTTP ", &dec((*status).into())].concat()
             }
-            DisconnectReason::Failed(super::TransportError::Url(m)) => write!(f, "url: {m}"),
-            DisconnectReason::ServerError(m) => write!(f, "server error: {m}"),
-            DisconnectReason::Upgrade => f.write_str("upgrade"),
+            DisconnectReason::Failed(super::TransportError::Url(m)) => ["url: ", m].concat(),
+            DisconnectReason::ServerError(m) => ["server error: ", m].concat(),
+            DisconnectReason::Upgrade => "upgrade".into(),
         }
+    }
+}
+
+impl fmt::Display for DisconnectReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message())
     }
 }

@@ -28,15 +28,22 @@ pub enum DecodeError {
     },
 }
 
+impl DecodeError {
+    /// The `Display` text, built without `core::fmt`.
+    pub fn message(&self) -> String {
+        match self {
+            DecodeError::Truncated => "frame truncated".into(),
+            DecodeError::VarintOverflow => "varint overflow".into(),
+            DecodeError::TooLarge { field } => [field, " too large"].concat(),
+            DecodeError::InvalidUtf8 { field } => [field, " is not UTF-8"].concat(),
+            DecodeError::InvalidValue { field } => [field, " has an invalid value"].concat(),
+        }
+    }
+}
+
 impl fmt::Display for DecodeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            DecodeError::Truncated => f.write_str("frame truncated"),
-            DecodeError::VarintOverflow => f.write_str("varint overflow"),
-            DecodeError::TooLarge { field } => write!(f, "{field} too large"),
-            DecodeError::InvalidUtf8 { field } => write!(f, "{field} is not UTF-8"),
-            DecodeError::InvalidValue { field } => write!(f, "{field} has an invalid value"),
-        }
+        f.write_str(&self.message())
     }
 }
 

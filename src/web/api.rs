@@ -198,7 +198,7 @@ pub(crate) fn parse_options(options: &JsValue) -> Result<Config, JsValue> {
     if matches!(c.protocol, Protocol::Raw(_)) && get(options, "transports").is_none() {
         c.transports = vec![TransportKind::WebSocket];
     }
-    c.validate().map_err(|e| type_error(e.to_string()))?;
+    c.validate().map_err(|e| type_error(e.text()))?;
     Ok(c)
 }
 
@@ -262,18 +262,18 @@ fn to_js(event: Event) -> (&'static str, Object) {
         } => {
             set(&d, "attempt", attempt);
             set(&d, "delayMs", delay_ms as f64);
-            set(&d, "reason", reason.to_string());
+            set(&d, "reason", reason.message());
             "reconnecting"
         }
         Event::Transport { from, to, reason } => {
             set(&d, "from", from.name());
             set(&d, "to", to.name());
-            set(&d, "reason", reason.to_string());
+            set(&d, "reason", reason.message());
             "transport"
         }
         Event::Error(e) => {
             set(&d, "kind", error_kind(&e));
-            set(&d, "message", e.to_string());
+            set(&d, "message", e.message());
             "error"
         }
         Event::Close {
@@ -322,7 +322,7 @@ impl HoldfastCore {
             // A throwing handler must not break the client; the wrapper reports it.
             let _ = on_event.call2(&JsValue::NULL, &kind.into(), &detail);
         })
-        .map_err(|e| type_error(e.to_string()))?;
+        .map_err(|e| type_error(e.text()))?;
         Ok(HoldfastCore { client })
     }
 
@@ -354,7 +354,7 @@ impl HoldfastCore {
         let reason = reason.unwrap_or_default();
         self.client
             .close(code.unwrap_or(1000), &reason)
-            .map_err(|e| type_error(e.to_string()))
+            .map_err(|e| type_error(e.message()))
     }
 
     /// 0 CONNECTING (also while reconnecting), 1 OPEN, 3 CLOSED.

@@ -33,7 +33,7 @@ impl fmt::Display for ConnectError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ConnectError::Config(e) => e.fmt(f),
-            ConnectError::InvalidUrl(why) => write!(f, "invalid url: {why}"),
+            ConnectError::InvalidUrl(why) => f.write_str(&["invalid url: ", why].concat()),
         }
     }
 }
@@ -135,7 +135,7 @@ pub(crate) fn resolve_url_fn(
             },
             Err(why) => Work::Input(Input::Failed {
                 conn,
-                error: TransportError::Url(format!("url_fn failed: {why}")),
+                error: TransportError::Url(["url_fn failed: ", &why].concat()),
             }),
         };
         dispatch(&shared, Some(work));

@@ -283,7 +283,7 @@ fn resolve_url(
         Err(e) => {
             return enqueue(
                 shared,
-                fail(format!("url function threw: {}", js_message(&e))),
+                fail(["url function threw: ", &js_message(&e)].concat()),
             )
         }
     };
@@ -308,7 +308,7 @@ fn resolve_url(
                 hello,
             },
             Ok(None) => Work::Input(fail("url promise resolved to a non-string".into())),
-            Err(e) => Work::Input(fail(format!("url promise rejected: {}", js_message(&e)))),
+            Err(e) => Work::Input(fail(["url promise rejected: ", &js_message(&e)].concat())),
         };
         dispatch(&shared, Some(work));
     });
@@ -361,7 +361,7 @@ fn open_transport(
         )
         .map(|t| Transport::Http(Rc::new(t))),
         // The core always gives HELLO to a transport that carries it in its opening request.
-        (_, None) => Err(format!("transport `{transport}` needs a handshake")),
+        (_, None) => Err(["transport `", transport.name(), "` needs a handshake"].concat()),
     };
     match opened {
         Ok(t) => {

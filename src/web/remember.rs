@@ -17,7 +17,7 @@ pub(crate) struct Remembered {
 impl Remembered {
     /// Remembering under a key derived from `base` for `ttl_ms` (0 = off).
     pub(crate) fn new(base: Option<&str>, ttl_ms: u64) -> Remembered {
-        let key = (ttl_ms > 0).then(|| format!("holdfast.transport:{}", base.unwrap_or("")));
+        let key = (ttl_ms > 0).then(|| ["holdfast.transport:", base.unwrap_or("")].concat());
         Remembered { key, ttl_ms }
     }
 

@@ -143,7 +143,7 @@ impl HttpTransport {
     /// Issues one `GET {base}/poll?session=…&cursor=…` (with `hold=0` for short polling).
     pub(crate) fn poll(&self, session: &str, cursor: u64) {
         let inner = Rc::clone(&self.inner);
-        let cursor = cursor.to_string();
+        let cursor = crate::text::dec(cursor);
         let mut params = vec![("session", session), ("cursor", cursor.as_str())];
         if inner.kind == TransportKind::Polling {
             params.push(("hold", "0"));
@@ -351,10 +351,14 @@ async fn fetch_inner(
     let buffer = JsFuture::from(buffer).await.map_err(|e| js_message(&e))?;
     let bytes = js_sys::Uint8Array::new(&buffer);
     if bytes.length() as usize > max_body {
-        return Err(format!(
-            "answer of {} bytes is over the {max_body}-byte limit",
-            bytes.length()
-        ));
+        return Err([
+            "answer of ",
+            &crate::text::dec(bytes.length().into()),
+            " bytes is over the ",
+            &crate::text::dec(max_body as u64),
+            "-byte limit",
+        ]
+        .concat());
     }
     let body = bytes.to_vec();
     Ok((status, body, retry_after))
