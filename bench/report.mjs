@@ -86,8 +86,9 @@ function wsSection() {
   const rat = (kind, key, inv = false) =>
     summary(runs.map((r) => (inv ? r.ws[key] / r[kind][key] : r[kind][key] / r.ws[key])));
   p(
-    `${runs.length} runs in one page; in each run the three clients take turns (the order rotates) on the ` +
-      `same server, each after its own warm-up. Text: ${int(config.n)} messages of ${config.bytes} B ` +
+    `${runs.length} runs in one page. In each run the three clients connect side by side (each with its ` +
+      "own warm-up), then each figure is measured for the three in turn, the order rotating from run to " +
+      `run. Text: ${int(config.n)} messages of ${config.bytes} B ` +
       `pipelined, at most ${config.window} unanswered at once (the protocol's session log holds 1 024 ` +
       `unacknowledged messages per session, so an unbounded burst is refused by design); RTT: ` +
       `${int(config.rttN)} sequential round trips; binary: ${config.binN} messages of 64 KiB, at most ` +
