@@ -99,6 +99,24 @@ async function deadPort() {
 // ---------------------------------------------------------------------------------------------
 // One page in one fresh Chromium.
 
+/** The Chromium running now (its own process group), stopped if the runner is stopped. */
+let current = null;
+const stopCurrent = (signal) => {
+  if (!current) return;
+  try {
+    process.kill(-current.pid, signal);
+  } catch {
+    /* already gone */
+  }
+};
+process.on("exit", () => stopCurrent("SIGKILL"));
+for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"]) {
+  process.on(sig, () => {
+    stopCurrent("SIGKILL");
+    process.exit(130);
+  });
+}
+
 async function runPage(suite, query) {
   const profile = fs.mkdtempSync(path.join(os.tmpdir(), "holdfast-bench-"));
   const q = new URLSearchParams({ suite, server, report: reportUrl, ...query });
@@ -119,6 +137,7 @@ async function runPage(suite, query) {
     `--user-data-dir=${profile}`, url,
   ];
   const child = spawn(chromium, flags, { stdio: ["ignore", "ignore", "pipe"], detached: true });
+  current = child;
   let stderr = "";
   child.stderr.on("data", (d) => (stderr = (stderr + d).slice(-4000)));
   const exited = new Promise((r) => child.on("exit", (code) => r(code)));
@@ -142,6 +161,7 @@ async function runPage(suite, query) {
   } catch {
     /* gone */
   }
+  current = null;
   fs.rmSync(profile, { recursive: true, force: true });
   return result;
 }
