@@ -152,13 +152,20 @@ function httpSection() {
       "throughput is bound by the window (one poll answer a second carries what is in flight) and its " +
       "RTT by the poll interval.",
     "",
-    `| client | msg/s | ÷ \`EventSource\` + POST | RTT p50 (ms) | RTT p99 (ms) |`,
-    "|---|---|---|---|---|",
+    `| client | msg/s | msg/s ÷ \`EventSource\` + POST | RTT p50 (ms) | RTT p50 ÷ baseline | RTT p99 (ms) |`,
+    "|---|---|---|---|---|---|",
   );
   if (!hasBase) p("", "The plain baselines did not run (the server had no `--bench` routes).", "");
+  // RTT against the baseline of the same shape: long polling against the plain long poll, the
+  // others against EventSource + POST.
+  const rttBase = { sse: "ssePost", longPolling: "longPoll" };
+  const rttRat = (kind) => summary(runs.map((r) => r[kind]?.rttP50Ms / r[rttBase[kind]]?.rttP50Ms));
   for (const [k, label] of kinds) {
     const r = k === "ssePost" ? "1" : hasBase ? ratio(rat(k, "ssePost")) : "–";
-    p(`| ${label} | ${spread(col(k, "msgPerSec"), int)} | ${r} | ${spread(col(k, "rttP50Ms"))} | ${spread(col(k, "rttP99Ms"))} |`);
+    const rr = rttBase[k] && runs.some((x) => x[rttBase[k]])
+      ? `${ratio(rttRat(k))} (vs ${rttBase[k] === "ssePost" ? "`EventSource` + POST" : "plain long poll"})`
+      : k === "polling" ? "(the poll interval)" : "";
+    p(`| ${label} | ${spread(col(k, "msgPerSec"), int)} | ${r} | ${spread(col(k, "rttP50Ms"))} | ${rr} | ${spread(col(k, "rttP99Ms"))} |`);
   }
   if (runs.some((r) => r.longPoll) && runs.some((r) => r.longPolling)) {
     p("", `holdfast long polling ÷ the plain long poll: ${ratio(rat("longPolling", "longPoll"))} (msg/s).`);
