@@ -80,7 +80,11 @@ function failed(suite) {
 function wsSection() {
   p("### WebSocket", "");
   const f = failed("ws");
-  if (f) return p(f, "");
+  if (f) {
+    for (const t of ["raw mode ≥ 0.95× WebSocket text throughput", "protocol mode ≥ 0.9× WebSocket text throughput",
+      "binary ≥ 0.9×", "RTT p50 ≤ 1.05× WebSocket + 20 µs"]) targets.push([t, "the WebSocket suite failed", null]);
+    return p(f, "");
+  }
   const { config, runs } = results.ws.results;
   const col = (kind, key) => summary(runs.map((r) => r[kind]?.[key]));
   const rat = (kind, key, inv = false) =>
@@ -131,7 +135,10 @@ function wsSection() {
 function httpSection() {
   p("### HTTP transports", "");
   const f = failed("http");
-  if (f) return p(f, "");
+  if (f) {
+    targets.push(["SSE and long polling ≥ 10× the one-POST-per-message baseline", "the HTTP suite failed", null]);
+    return p(f, "");
+  }
   const { config, runs } = results.http.results;
   const kinds = [
     ["ssePost", "baseline: `EventSource` + one `fetch` POST per message"],
@@ -226,7 +233,10 @@ const RECONNECT_N = 500;
 function memorySection() {
   p("### Memory", "");
   const f = failed("memory");
-  if (f) return p(f, "");
+  if (f) {
+    targets.push(["JS heap growth < 150 KB over 500 reconnects, flat wasm memory", "the memory suite failed", null]);
+    return p(f, "");
+  }
   const runs = results.memory.runs.map((x) => x.results);
   const s = (fn) => summary(runs.map(fn));
   const heapGrowth = s((r) => r.reconnects.after.heap - r.reconnects.before.heap);
@@ -320,7 +330,15 @@ serverSection();
 
 const date = env.date.slice(0, 10);
 const load = env.loadavg?.[0];
-const loaded = load != null && load > env.nproc * 0.5;
+const loadEnd = env.loadavgEnd?.[0];
+// Judged on the load before `make bench` started its own builds (else at the browser start).
+const loadOthers = tools.loadBefore ?? load;
+const loaded = loadOthers != null && loadOthers > env.nproc * 0.5;
+const loads = [
+  tools.loadBefore != null ? `${tools.loadBefore.toFixed(2)} before \`make bench\` started` : null,
+  load != null ? `${load.toFixed(2)} when the browser benchmarks started` : null,
+  loadEnd != null ? `${loadEnd.toFixed(2)} when they ended` : null,
+].filter(Boolean).join(", ");
 const browserVersion = results.ws?.userAgent?.match(/Chrome\/([\d.]+)/)?.[1];
 const head = [
   BEGIN,
@@ -331,8 +349,10 @@ const head = [
   "",
   `Measured ${date} by \`make bench\` on ${env.nproc} cores (${env.cpu}), ` +
     `${(env.memBytes / 2 ** 30).toFixed(1)} GiB RAM, ${env.os ?? env.kernel} (${env.kernel}); ` +
-    `load average ${load?.toFixed(2) ?? "?"} when the browser benchmarks started` +
-    (loaded ? ", **a shared, loaded machine: absolute figures are low and noisy; the ratios, measured in the same page and run, are the figures to read**" : "") +
+    `1-minute load average ${loads}` +
+    (loaded
+      ? "; **a shared machine, loaded by other work: absolute figures are low and noisy; the ratios, measured in the same page and run, are the figures to read**"
+      : "; the machine was not loaded by other work when it started (read the spreads for what may have run during it)") +
     ".",
   `${env.chromium ?? "Chromium"} (headless, page UA ${browserVersion ?? "?"}), node ${env.node}` +
     (tools.rustc ? `, ${tools.rustc}` : "") + (tools.nightly ? ` (engine: nightly ${tools.nightly})` : "") +

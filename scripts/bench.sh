@@ -19,6 +19,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$(pwd)/.tools/node_modules/.bin:$PATH"
 STARTED=$(date +%s)
+# Other work on the machine: the load average before this script adds its own builds.
+LOAD_BEFORE=$(cut -d' ' -f1 /proc/loadavg)
 OUT=target/bench
 SUITES=${BENCH_SUITES:-ws,http,recovery,memory}
 
@@ -78,8 +80,9 @@ node -e '
     commit: v("git rev-parse --short HEAD"),
     dirty: (v("git status --porcelain -- src server Cargo.toml Cargo.lock pkg-template") ?? "") !== "",
     wallSeconds: Number(process.argv[2]),
+    loadBefore: Number(process.argv[3]),
   }, null, 2) + "\n");
-' "$OUT/tools.json" "$WALL"
+' "$OUT/tools.json" "$WALL" "$LOAD_BEFORE"
 node bench/report.mjs --browser "$OUT/browser.json" --size target/pkg/size.txt \
   --server "$OUT/server.md" --tools "$OUT/tools.json" --out BENCHMARKS.md
 echo "[bench] done in ${WALL} s"
