@@ -10,6 +10,8 @@
 import init, { HoldfastCore, debugCounts as engineCounts } from "./holdfast_wasm.js";
 
 const EVENTS = ["open", "message", "close", "reconnecting", "transport", "gap", "error"];
+/** The engine's `send` answers with a number (no string per send); these are their names. */
+const SEND_OUTCOMES = ["sent", "queued", "rejected"];
 const STATES = { CONNECTING: 0, OPEN: 1, CLOSING: 2, CLOSED: 3 };
 
 /** The engine's loading promise, once asked for; `ready` is true once it has resolved. */
@@ -98,9 +100,7 @@ function checkClose(code, reason) {
 
 function makeEvent(type, detail) {
   let ev;
-  if (type === "message") {
-    ev = new MessageEvent("message", { data: detail.data });
-  } else if (type === "close" && typeof CloseEvent === "function") {
+  if (type === "close" && typeof CloseEvent === "function") {
     ev = new CloseEvent("close", { code: detail.code, reason: detail.reason, wasClean: detail.wasClean });
   } else {
     ev = new Event(type);
@@ -164,11 +164,13 @@ export function defineHoldfast(start) {
     }
 
     #start(options) {
-      this.#core = new HoldfastCore(this.#url, options, (type, detail) => this.#dispatch(type, detail));
+      // A message arrives as (0, data): the engine makes no object or string per message.
+      this.#core = new HoldfastCore(this.#url, options, (type, detail) =>
+        type === 0 ? this.#message(detail) : this.#dispatch(type, detail));
       const early = this.#early;
       this.#early = [];
       this.#earlyBytes = 0;
-      for (const [data] of early) this.#core.send(data);
+      for (const [data] of early) this.#core.send(data); // within the limits: accepted
       if (this.#closeAsked) this.#core.close(...this.#closeAsked);
     }
 
@@ -190,10 +192,12 @@ export function defineHoldfast(start) {
       this.#dispatch("close", { code: 1006, reason: message.slice(0, 123), wasClean: false });
     }
 
+    #message(data) {
+      if (this.#binaryType === "blob" && data instanceof ArrayBuffer) data = new Blob([data]);
+      this.dispatchEvent(new MessageEvent("message", { data }));
+    }
+
     #dispatch(type, detail) {
-      if (type === "message" && this.#binaryType === "blob" && detail.data instanceof ArrayBuffer) {
-        detail = { data: new Blob([detail.data]) };
-      }
       // Listeners (and `onX` handlers, which are listeners) that throw are reported by the
       // platform and do not stop the others or the client.
       this.dispatchEvent(makeEvent(type, detail));
@@ -201,7 +205,7 @@ export function defineHoldfast(start) {
 
     /** Sends a string, ArrayBuffer or typed array: returns "sent", "queued" or "rejected". */
     send(data) {
-      if (this.#core) return this.#core.send(data);
+      if (this.#core) return SEND_OUTCOMES[this.#core.send(data)];
       // As the engine does after close: refused, with no event.
       if (this.#failed || this.#closeAsked) return "rejected";
       const owned = own(data);

@@ -228,7 +228,21 @@ fn payload_to_js(p: Payload) -> JsValue {
     }
 }
 
-/// Converts a core event into the `(type, detail)` pair the JS wrapper dispatches.
+/// The `onEvent` type code of a message (every other event passes its type name).
+const MESSAGE: u32 = 0;
+
+/// What `send` returns to the wrapper, which names it (`SEND_OUTCOMES` in holdfast_client.js):
+/// a number, so no JS string is made per send.
+fn outcome_code(o: crate::core::SendOutcome) -> u32 {
+    match o {
+        crate::core::SendOutcome::Sent => 0,
+        crate::core::SendOutcome::Queued => 1,
+        _ => 2,
+    }
+}
+
+/// Converts a core event (other than a message) into the `(type, detail)` pair the JS wrapper
+/// dispatches.
 fn to_js(event: Event) -> (&'static str, Object) {
     let d = Object::new();
     let kind = match event {
@@ -302,7 +316,8 @@ pub struct HoldfastCore {
 impl HoldfastCore {
     /// Validates `options` (throwing a `TypeError` naming the bad option) and starts connecting.
     /// `url` is a base URL string, or a function returning one (or a Promise of one), called
-    /// before every attempt. `onEvent(type, detail)` receives every event.
+    /// before every attempt. `onEvent(type, detail)` receives every event; a message comes as
+    /// `onEvent(0, data)`.
     #[wasm_bindgen(constructor)]
     pub fn new(
         url: JsValue,
@@ -318,17 +333,25 @@ impl HoldfastCore {
         };
         let config = parse_options(&options)?;
         let client = Client::connect(url, config, move |event| {
-            let (kind, detail) = to_js(event);
+            // The hot path: a message goes as its data alone, its type as the number 0, so no
+            // JS string or object is made per message. Other events are `(type, detail)`.
+            let (kind, detail): (JsValue, JsValue) = match event {
+                Event::Message(p) => (MESSAGE.into(), payload_to_js(p)),
+                other => {
+                    let (kind, detail) = to_js(other);
+                    (kind.into(), detail.into())
+                }
+            };
             // A throwing handler must not break the client; the wrapper reports it.
-            let _ = on_event.call2(&JsValue::NULL, &kind.into(), &detail);
+            let _ = on_event.call2(&JsValue::NULL, &kind, &detail);
         })
         .map_err(|e| type_error(e.text()))?;
         Ok(HoldfastCore { client })
     }
 
-    /// Sends a string, `ArrayBuffer` or typed-array view. Returns `"sent"`, `"queued"` or
-    /// `"rejected"`; a rejection also emits an `error` event saying why.
-    pub fn send(&self, data: JsValue) -> Result<String, JsValue> {
+    /// Sends a string, `ArrayBuffer` or typed-array view. Returns 0 (sent), 1 (queued) or 2
+    /// (rejected; an `error` event says why); the wrapper turns it into the name.
+    pub fn send(&self, data: JsValue) -> Result<u32, JsValue> {
         let payload = if let Some(s) = data.as_string() {
             Payload::Text(s)
         } else if let Some(buf) = data.dyn_ref::<ArrayBuffer>() {
@@ -346,7 +369,7 @@ impl HoldfastCore {
                 "send accepts a string, an ArrayBuffer or an ArrayBuffer view",
             ));
         };
-        Ok(self.client.send(payload).name().to_owned())
+        Ok(outcome_code(self.client.send(payload)))
     }
 
     /// Closes for good with `code` (1000 or 3000–4999, default 1000) and `reason` (≤ 123 bytes).
