@@ -21,6 +21,9 @@ export PATH="$HOME/.cargo/bin:$(pwd)/.tools/node_modules/.bin:$PATH"
 STARTED=$(date +%s)
 # Other work on the machine: the load average before this script adds its own builds.
 LOAD_BEFORE=$(cut -d' ' -f1 /proc/loadavg)
+# What is measured: the commit, and whether the package's or server's sources differ from it.
+COMMIT=$(git rev-parse --short HEAD 2>/dev/null || echo "")
+DIRTY=$( [ -n "$(git status --porcelain -- src server Cargo.toml Cargo.lock pkg-template 2>/dev/null)" ] && echo true || echo false)
 OUT=target/bench
 SUITES=${BENCH_SUITES:-ws,http,recovery,memory}
 
@@ -77,12 +80,12 @@ node -e '
     rustc: v("rustc --version"),
     nightly: fs.readFileSync("scripts/pkg-nightly", "utf8").split("\n").find((l) => l && !l.startsWith("#")),
     wasmBindgen: v("wasm-bindgen --version"),
-    commit: v("git rev-parse --short HEAD"),
-    dirty: (v("git status --porcelain -- src server Cargo.toml Cargo.lock pkg-template") ?? "") !== "",
+    commit: process.argv[4] || null,
+    dirty: process.argv[5] === "true",
     wallSeconds: Number(process.argv[2]),
     loadBefore: Number(process.argv[3]),
   }, null, 2) + "\n");
-' "$OUT/tools.json" "$WALL" "$LOAD_BEFORE"
+' "$OUT/tools.json" "$WALL" "$LOAD_BEFORE" "$COMMIT" "$DIRTY"
 node bench/report.mjs --browser "$OUT/browser.json" --size target/pkg/size.txt \
   --server "$OUT/server.md" --tools "$OUT/tools.json" --out BENCHMARKS.md
 echo "[bench] done in ${WALL} s"
