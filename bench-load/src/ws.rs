@@ -191,22 +191,34 @@ pub async fn idle(
     Ok(result)
 }
 
-async fn idle_session(target: Arc<Target>, slot: Slot) {
+/// Opens slot's session and counts it established (releasing its handshake permit), or counts
+/// the failure and gives `None`.
+async fn establish(
+    target: &Target,
+    slot: Slot,
+) -> Option<(Session, usize, Arc<Counters>, watch::Receiver<bool>)> {
     let Slot {
         index,
         counters,
         permit,
-        mut stop,
+        stop,
     } = slot;
-    let mut session = match Session::open(&target, index).await {
+    let session = match Session::open(target, index).await {
         Ok(session) => session,
         Err(e) => {
             counters.fail(&e);
-            return;
+            return None;
         }
     };
     counters.established.fetch_add(1, Ordering::Relaxed);
     drop(permit);
+    Some((session, index, counters, stop))
+}
+
+async fn idle_session(target: Arc<Target>, slot: Slot) {
+    let Some((mut session, _, counters, mut stop)) = establish(&target, slot).await else {
+        return;
+    };
     loop {
         tokio::select! {
             read = session.read() => {
@@ -416,21 +428,9 @@ async fn send_broadcasts(
 }
 
 async fn receiver(target: Arc<Target>, slot: Slot, board: Arc<Board>) {
-    let Slot {
-        index,
-        counters,
-        permit,
-        mut stop,
-    } = slot;
-    let mut session = match Session::open(&target, index).await {
-        Ok(session) => session,
-        Err(e) => {
-            counters.fail(&e);
-            return;
-        }
+    let Some((mut session, index, counters, mut stop)) = establish(&target, slot).await else {
+        return;
     };
-    counters.established.fetch_add(1, Ordering::Relaxed);
-    drop(permit);
     let (Some(last), Some(received)) = (board.last.get(index), board.received.get(index)) else {
         return;
     };

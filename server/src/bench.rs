@@ -183,6 +183,18 @@ async fn text_body(shared: &Shared, headers: &HeaderMap, body: Body) -> Result<S
     String::from_utf8(bytes.to_vec()).map_err(|_| bad_request("the body must be UTF-8 text"))
 }
 
+/// A bench POST's `id` and UTF-8 body, or the answer refusing it (400 or 413).
+async fn id_and_text(
+    ctx: &Ctx,
+    query: Option<&str>,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<(String, String), Response> {
+    let id = id_of(query).ok_or_else(|| bad_request(BAD_ID))?.to_owned();
+    let text = text_body(&ctx.shared, headers, body).await?;
+    Ok((id, text))
+}
+
 /// `GET {base}/bench/sse?id=X`.
 async fn sse(State(ctx): State<Ctx>, RawQuery(query): RawQuery) -> Response {
     let Some(id) = id_of(query.as_deref()) else {
@@ -299,13 +311,11 @@ async fn post(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let Some(id) = id_of(query.as_deref()) else {
-        return bad_request(BAD_ID);
-    };
-    let text = match text_body(&ctx.shared, &headers, body).await {
-        Ok(text) => text,
+    let (id, text) = match id_and_text(&ctx, query.as_deref(), &headers, body).await {
+        Ok(found) => found,
         Err(answer) => return answer,
     };
+    let id = id.as_str();
     let Some(tx) = ctx.bench.streams().map.get(id).map(|(_, tx)| tx.clone()) else {
         return gone();
     };
@@ -323,13 +333,11 @@ async fn lp_post(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let Some(id) = id_of(query.as_deref()) else {
-        return bad_request(BAD_ID);
-    };
-    let text = match text_body(&ctx.shared, &headers, body).await {
-        Ok(text) => text,
+    let (id, text) = match id_and_text(&ctx, query.as_deref(), &headers, body).await {
+        Ok(found) => found,
         Err(answer) => return answer,
     };
+    let id = id.as_str();
     let mut queues = ctx.bench.queues();
     if queues.messages >= MAX_QUEUED_MESSAGES
         || queues.bytes.saturating_add(text.len()) > MAX_QUEUED_BYTES
