@@ -30,6 +30,22 @@ pub struct ServerConfig {
     /// ends the session with CLOSE 1013 "session buffer full". Worst-case log memory is
     /// `max_sessions × max_log_bytes`.
     pub max_log_bytes: usize,
+    /// How long a client may take to send a request's line and headers, from the moment the
+    /// server starts waiting for them (a fresh connection, or a keep-alive connection between
+    /// requests, which is then closed): a slowloris sending its headers byte by byte is cut off
+    /// here. Default 30 s (hyper's own default), test profile 2 s.
+    pub header_read_timeout_ms: u64,
+    /// Most header fields in one request; more is answered `431`. Default 100.
+    pub max_headers: usize,
+    /// Largest request line plus headers, in bytes; more is answered `431` as soon as that many
+    /// bytes arrived without the end of the head, so a huge header is never buffered whole.
+    /// Default 64 KiB (at least 1 KiB is used).
+    pub max_header_bytes: usize,
+    /// How long a client may take to send a request body (a send POST, a poll open), from the
+    /// moment the handler starts reading it; a body still incomplete then is answered `408`
+    /// and its connection closed (a slow-body attack holds nothing for long). Default 30 s,
+    /// test profile 2 s.
+    pub body_read_timeout_ms: u64,
     /// How long a long poll (`GET {base_path}/poll` without `hold=0`) is held when there is
     /// nothing to send before it is answered with an empty batch. The server's PING at
     /// `ping_interval_ms` usually ends a quiet poll sooner.
@@ -62,6 +78,10 @@ impl Default for ServerConfig {
             max_log_messages: 1024,
             max_log_bytes: 4 * 1024 * 1024,
             poll_hold_ms: 25_000,
+            header_read_timeout_ms: 30_000,
+            max_headers: 100,
+            max_header_bytes: 64 * 1024,
+            body_read_timeout_ms: 30_000,
             allowed_origins: OriginPolicy::Loopback,
             faults_enabled: false,
             bench: false,
@@ -74,7 +94,8 @@ impl Default for ServerConfig {
 
 impl ServerConfig {
     /// The test profile (docs/reliability.md): ping 1 s, idle timeout 2.5 s, handshake timeout
-    /// 2 s, session TTL 5 s, poll hold 1 s, loopback origins, fault controls on.
+    /// 2 s, header and body read timeouts 2 s, session TTL 5 s, poll hold 1 s, loopback origins,
+    /// fault controls on.
     pub fn test_profile() -> Self {
         ServerConfig {
             ping_interval_ms: 1_000,
@@ -82,6 +103,8 @@ impl ServerConfig {
             handshake_timeout_ms: 2_000,
             session_ttl_ms: 5_000,
             poll_hold_ms: 1_000,
+            header_read_timeout_ms: 2_000,
+            body_read_timeout_ms: 2_000,
             allowed_origins: OriginPolicy::Loopback,
             faults_enabled: true,
             ..ServerConfig::default()

@@ -128,8 +128,9 @@ pub(crate) fn bad_batch(message: String) -> Response {
 
 /// Reads a request body of at most `max_message_bytes + 65536` bytes: a larger `Content-Length`
 /// is refused (`413`) before anything is read, and a body that grows past the limit as soon as
-/// the excess arrives, so an oversized send never sits in memory. A body that fails midway (the
-/// client went away) is a `400` nobody will read.
+/// the excess arrives, so an oversized send never sits in memory. A body still incomplete after
+/// `body_read_timeout_ms` (a slow-body attack) is answered `408` and its connection closed. A
+/// body that fails midway (the client went away) is a `400` nobody will read.
 pub(crate) async fn read_body(
     shared: &Shared,
     headers: &HeaderMap,
@@ -144,16 +145,33 @@ pub(crate) async fn read_body(
     if declared.is_some_and(|len| len > u64::try_from(limit).unwrap_or(u64::MAX)) {
         return Err(too_large());
     }
+    let deadline = tokio::time::Instant::now()
+        + std::time::Duration::from_millis(shared.config.body_read_timeout_ms.max(1));
     let mut chunks = body.into_data_stream();
     let mut out = Vec::new();
-    while let Some(chunk) = chunks.next().await {
-        let chunk = chunk.map_err(|_| bad_request("body read failed"))?;
+    loop {
+        let chunk = match tokio::time::timeout_at(deadline, chunks.next()).await {
+            Err(_) => return Err(body_timeout()),
+            Ok(None) => break,
+            Ok(Some(chunk)) => chunk.map_err(|_| bad_request("body read failed"))?,
+        };
         if out.len().saturating_add(chunk.len()) > limit {
             return Err(too_large());
         }
         out.extend_from_slice(&chunk);
     }
     Ok(Bytes::from(out))
+}
+
+/// `408` for a body that did not arrive within `body_read_timeout_ms`; the connection closes
+/// (the rest of the body is never read).
+fn body_timeout() -> Response {
+    (
+        StatusCode::REQUEST_TIMEOUT,
+        [(header::CONNECTION, "close")],
+        "body read timed out",
+    )
+        .into_response()
 }
 
 /// Marks an answer that must not be sent: the fault-aware accept loop closes the connection

@@ -102,6 +102,7 @@ use axum::routing::get;
 use axum::Router;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
+use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::services::ServeDir;
 
 /// State shared by every route and connection task.
@@ -318,5 +319,12 @@ pub fn router_with_store(
     if let Some(www) = &shared.config.www_dir {
         app_router = app_router.fallback_service(ServeDir::new(www));
     }
+    // A handler that panics (app code run in a request, such as `on_close` during
+    // `/_fault/restart`, or a custom store) answers `500`; its connection and every other one
+    // live on (SEC-9). A panic in a connection's own task ends only that connection (`ws.rs`
+    // closes it 1011; an HTTP link's task just ends, and its requests get `410`).
+    let app_router = app_router.layer(CatchPanicLayer::custom(|_| {
+        (StatusCode::INTERNAL_SERVER_ERROR, "internal server error").into_response()
+    }));
     (app_router, ServerHandle { shared })
 }

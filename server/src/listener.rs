@@ -18,13 +18,22 @@ use tower::ServiceExt;
 
 /// Serves `router` on `listener` until the returned future is dropped.
 ///
-/// Each connection is served with HTTP/1.1 (WebSocket upgrades included). Requests outside
+/// Each connection is served with HTTP/1.1 (WebSocket upgrades included), within the request
+/// head limits of `handle`'s [`ServerConfig`](crate::ServerConfig): `max_headers` and
+/// `max_header_bytes` (more is answered `431` before the rest is read) and
+/// `header_read_timeout_ms` (a head still incomplete then closes the connection). Requests outside
 /// `/_fault/` are gated by `handle`'s faults: during `down` their connection is closed without an
 /// answer; during `hold` or `silent` they are never answered, and their connection is dropped
 /// once the fault is cleared. Accept errors (e.g. out of file descriptors) are retried after a
 /// short pause.
 pub async fn serve(listener: TcpListener, router: Router, handle: ServerHandle) {
     let faults = handle.faults().clone();
+    let config = handle.config();
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .max_headers(config.max_headers.max(1))
+        .max_header_size(config.max_header_bytes.max(MIN_HEADER_BYTES))
+        .header_read_timeout(Duration::from_millis(config.header_read_timeout_ms.max(1)));
     loop {
         let (stream, _peer) = match listener.accept().await {
             Ok(accepted) => accepted,
@@ -36,18 +45,21 @@ pub async fn serve(listener: TcpListener, router: Router, handle: ServerHandle) 
         let _ = stream.set_nodelay(true);
         let router = router.clone();
         let faults = faults.clone();
+        let http = http.clone();
         tokio::spawn(async move {
             let service = hyper::service::service_fn(move |req: Request<Incoming>| {
                 gate(req, router.clone(), faults.clone())
             });
-            let _ = hyper::server::conn::http1::Builder::new()
-                .timer(TokioTimer::new())
+            let _ = http
                 .serve_connection(TokioIo::new(stream), service)
                 .with_upgrades()
                 .await;
         });
     }
 }
+
+/// The smallest `max_header_bytes` used: a browser's ordinary request head fits.
+const MIN_HEADER_BYTES: usize = 1024;
 
 /// Why a request got no answer: hyper closes the connection without writing a response.
 #[derive(Debug)]

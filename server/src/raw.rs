@@ -2,7 +2,8 @@
 //!
 //! Text and binary messages come back unchanged. The server sends a WebSocket PING when it has
 //! sent nothing for `ping_interval_ms` (browsers answer it by themselves) and closes with 1001 a
-//! client silent for `idle_timeout_ms`. A message over `max_message_bytes` ends the connection.
+//! client silent for `idle_timeout_ms`. A message over `max_message_bytes` closes the connection
+//! with 1009, as soon as its header declares it (before it is read).
 //! Faults apply as on the protocol endpoint.
 
 use crate::faults::FaultEvent;
@@ -55,6 +56,9 @@ async fn run(mut socket: WebSocket, shared: Arc<Shared>) {
             msg = socket.recv() => {
                 last_recv = Instant::now();
                 match msg {
+                    Some(Err(e)) if crate::ws::is_too_big(&e) => {
+                        return close_ws(&mut socket, 1009, "message too big").await;
+                    }
                     None | Some(Err(_)) => return,
                     Some(Ok(Message::Close(_))) => return linger(&mut socket).await,
                     Some(Ok(Message::Ping(_) | Message::Pong(_))) => None,

@@ -419,6 +419,16 @@ impl ServerSession {
         }
     }
 
+    /// The current attachment's transport refused an inbound message over the size limit before
+    /// reading it (its header declared too many bytes): the session ends with CLOSE 1009, as
+    /// for a payload over `max_message_bytes` that was read. Ignored when not attached.
+    pub fn handle_too_big(&mut self, now: Instant) {
+        if self.is_attached() {
+            self.last_recv = now;
+            self.end(TOO_BIG.0, TOO_BIG.1, true);
+        }
+    }
+
     /// The app sends `msg` to the client. Call whenever the app has something to say, attached
     /// or not.
     ///

@@ -11,6 +11,7 @@
 use crate::clock;
 use crate::faults::{FaultEvent, FaultWatch};
 use crate::lifecycle::{self, Attachment, Refusal, Step};
+use crate::session::TOO_BIG;
 use crate::{Gauge, Shared};
 use axum::body::Bytes;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
@@ -18,16 +19,22 @@ use axum::extract::ws::{self, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
+use futures_util::FutureExt;
 use holdfast::protocol::{
     decode, encode, CloseFrame, Decoded, ErrorCode, ErrorFrame, Frame, Hello, Limits,
     MAX_FRAME_BYTES,
 };
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::timeout;
 
 /// How long closing may take: sending the last frames, then waiting for the peer's close.
 pub(crate) const CLOSE_LINGER: Duration = Duration::from_secs(1);
+
+/// The WebSocket close of a connection whose task panicked (no protocol CLOSE: the session
+/// lives on).
+const SERVER_ERROR: (u16, &str) = (1011, "server error");
 
 /// The refusal of a page whose `Origin` is not allowed.
 const ORIGIN_REFUSED: &str = "origin not allowed";
@@ -54,13 +61,43 @@ pub(crate) async fn handler(
             .max_frame_size(1024)
             .on_upgrade(move |socket| refuse_origin(socket, shared));
     }
-    // The WebSocket layer accepts anything up to the protocol's hard frame cap, so that a payload
-    // over `max_message_bytes` reaches the decoder and is answered with CLOSE 1009.
+    // The WebSocket layer refuses a message over `max_message_bytes` plus the frame's own fields
+    // as soon as its header declares it, before reserving room for it (SEC-4; tungstenite
+    // reserves a frame's declared length up front); that is answered with CLOSE 1009 like a
+    // payload over the limit that the decoder saw.
+    let limit = ws_message_limit(shared.config.max_message_bytes);
     upgrade
-        .max_message_size(MAX_FRAME_BYTES)
-        .max_frame_size(MAX_FRAME_BYTES)
+        .max_message_size(limit)
+        .max_frame_size(limit)
         .read_buffer_size(READ_BUFFER_BYTES)
         .on_upgrade(move |socket| run(socket, shared))
+}
+
+/// What a frame may hold beyond its data payload: the type byte and seq of a data frame, and
+/// every non-data frame whole (the largest, ERROR, is under 1.1 KiB).
+const FRAME_SLACK: usize = 2048;
+
+/// The largest WebSocket message the protocol endpoint reads (never above `MAX_FRAME_BYTES`).
+fn ws_message_limit(max_message_bytes: usize) -> usize {
+    max_message_bytes
+        .saturating_add(FRAME_SLACK)
+        .min(MAX_FRAME_BYTES)
+}
+
+/// Whether a WebSocket read failed because the message was over the size limit.
+pub(crate) fn is_too_big(error: &axum::Error) -> bool {
+    std::error::Error::source(error)
+        .and_then(|e| e.downcast_ref::<tungstenite::Error>())
+        .is_some_and(|e| matches!(e, tungstenite::Error::Capacity(_)))
+}
+
+/// CLOSE 1009, then the WebSocket close 1009: a message over the limit before any session.
+fn too_big_end() -> End {
+    End::Close {
+        frames: vec![close_frame(TOO_BIG.0, TOO_BIG.1)],
+        code: TOO_BIG.0,
+        reason: TOO_BIG.1.to_owned(),
+    }
 }
 
 /// Each connection's read buffer. tungstenite's default (128 KiB, zero-filled on the first read)
@@ -189,7 +226,16 @@ async fn run(mut socket: WebSocket, shared: Arc<Shared>) {
         Err(refusal) => return finish(socket, refusal.into(), &mut faults).await,
     };
     let idle_timeout = Duration::from_millis(shared.config.idle_timeout_ms.max(1));
-    let end = drive(&mut socket, &attachment, &mut faults, idle_timeout).await;
+    // A panic in the app's callbacks (they run in `drive`) ends this connection with 1011 and
+    // nothing else: the session detaches and may be resumed, other sessions never notice.
+    let end = AssertUnwindSafe(drive(&mut socket, &attachment, &mut faults, idle_timeout))
+        .catch_unwind()
+        .await
+        .unwrap_or_else(|_| End::Close {
+            frames: Vec::new(),
+            code: SERVER_ERROR.0,
+            reason: SERVER_ERROR.1.to_owned(),
+        });
     // Detach (or finish an ended session, `on_close` included) before the WebSocket close
     // handshake, which may take a while.
     attachment.release().await;
@@ -252,6 +298,9 @@ async fn drive(
             biased;
             event = faults.next() => return on_fault(faults, event).await,
             msg = socket.recv() => match msg {
+                Some(Err(e)) if is_too_big(&e) => {
+                    attachment.step(|s, now| s.handle_too_big(now)).await
+                }
                 None | Some(Err(_)) => return End::Gone,
                 Some(Ok(ws::Message::Binary(bytes))) => {
                     attachment.step(|s, now| s.handle_bytes(now, &bytes)).await
@@ -290,6 +339,7 @@ async fn on_fault(faults: &mut FaultWatch, event: FaultEvent) -> End {
 async fn read_hello(socket: &mut WebSocket, limits: &Limits) -> Result<Hello, End> {
     loop {
         let msg = match socket.recv().await {
+            Some(Err(e)) if is_too_big(&e) => return Err(too_big_end()),
             None | Some(Err(_)) => return Err(End::Gone),
             Some(Ok(msg)) => msg,
         };

@@ -3,6 +3,7 @@
 //! the HTTP transports).
 #![allow(dead_code)]
 
+pub mod hostile;
 pub mod http_client;
 
 use futures_util::{SinkExt, StreamExt};
