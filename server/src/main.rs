@@ -19,8 +19,8 @@ usage: holdfast-server [options]
 
   --host HOST            address to bind (default 127.0.0.1)
   --port PORT            port to bind, 0 = any free port (default 8080)
-  --test-profile         ping 1 s, idle timeout 2.5 s, handshake timeout 2 s, session TTL 5 s,
-                         poll hold 1 s, fault controls on
+  --test-profile         ping 1 s, idle timeout 2.5 s, handshake timeout 2 s, header and body
+                         read timeouts 2 s, session TTL 5 s, poll hold 1 s, fault controls on
   --faults               mount the /_fault/* control routes
   --bench                mount the {base}/bench/* routes of make bench (plain SSE and
                          long-poll echoes, stats)
