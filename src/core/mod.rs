@@ -246,6 +246,11 @@ impl Machine {
         }
         let now = self.observe(now, false);
         self.run_timers(now);
+        // A deadline that expired meanwhile may have closed the client for good (it gave up
+        // reconnecting): the message must not slip into an outbox nothing will ever send.
+        if self.is_closed() {
+            return SendOutcome::Rejected(RejectReason::Closed);
+        }
         let outcome = self.send_now(now, payload);
         self.settle(now);
         outcome
