@@ -39,3 +39,8 @@ lint: setup
 .PHONY: bench
 bench:
 	bash scripts/bench.sh
+
+## fuzz: coverage-guided fuzzing of every decoder, FUZZ_SECONDS (default 30) per target, one at a time; fails on any crash (not part of test; fuzz/README.md)
+.PHONY: fuzz
+fuzz:
+	bash scripts/fuzz.sh

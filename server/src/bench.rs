@@ -293,7 +293,7 @@ impl Stream for EventStream {
 }
 
 /// One SSE event whose `data` is `text` (line breaks become `data:` lines).
-fn event(text: &str) -> Bytes {
+pub(crate) fn event(text: &str) -> Bytes {
     let mut out = String::with_capacity(text.len() + 8);
     for line in text.split("\r\n").flat_map(|l| l.split(['\r', '\n'])) {
         out.push_str("data: ");

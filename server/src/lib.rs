@@ -85,6 +85,38 @@ mod sse;
 pub mod store;
 mod ws;
 
+/// The functions that parse what a client sends, and the SSE encoders, as plain functions for
+/// the fuzz targets (`fuzz/`). Not API: thin wrappers over the routes' own code.
+#[doc(hidden)]
+pub mod fuzzing {
+    use holdfast::protocol::{Frame, Hello, Limits};
+
+    /// A query parameter as every HTTP route reads it (`session`, `cursor`, `hold`, `hello`).
+    pub fn query_param<'q>(query: Option<&'q str>, name: &str) -> Option<&'q str> {
+        crate::http::query_param(query, name)
+    }
+
+    /// The HELLO of `GET {base}/sse?hello=…` (the query value).
+    pub fn sse_hello(text: &str, limits: &Limits) -> Option<Hello> {
+        crate::sse::parse_hello(text, limits)
+    }
+
+    /// The HELLO a `POST {base}/poll/open` body starts with.
+    pub fn poll_open_hello(body: &[u8], limits: &Limits) -> Option<Hello> {
+        crate::poll::first_hello(body, limits)
+    }
+
+    /// One SSE event carrying `frame`, as the SSE route writes it.
+    pub fn sse_event(frame: &Frame) -> Vec<u8> {
+        crate::link::sse_event(frame).to_vec()
+    }
+
+    /// One SSE event of the bench echo carrying `text` (line breaks become `data:` lines).
+    pub fn bench_event(text: &str) -> Vec<u8> {
+        crate::bench::event(text).to_vec()
+    }
+}
+
 pub use app::App;
 pub use config::ServerConfig;
 pub use demo::DemoApp;

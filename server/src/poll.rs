@@ -57,7 +57,7 @@ pub(crate) async fn open(
 }
 
 /// The HELLO a poll open's batch starts with.
-fn first_hello(body: &[u8], limits: &Limits) -> Option<Hello> {
+pub(crate) fn first_hello(body: &[u8], limits: &Limits) -> Option<Hello> {
     let frames = split_batch(body).ok()?;
     match decode(frames.first()?, limits) {
         Ok(Decoded::Frame(Frame::Hello(hello))) => Some(hello),

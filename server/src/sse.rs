@@ -81,7 +81,7 @@ pub(crate) async fn handler(
 }
 
 /// One base64url (or base64) HELLO frame.
-fn parse_hello(text: &str, limits: &Limits) -> Option<Hello> {
+pub(crate) fn parse_hello(text: &str, limits: &Limits) -> Option<Hello> {
     let bytes = decode_base64(text, MAX_HELLO_BYTES).ok()?;
     match decode(&bytes, limits) {
         Ok(Decoded::Frame(Frame::Hello(hello))) => Some(hello),
