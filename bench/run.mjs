@@ -7,8 +7,15 @@
 //
 // Usage: node bench/run.mjs --server http://127.0.0.1:PORT [--out target/bench/browser.json]
 //          [--suites ws,http,recovery,memory] [--runs 5] [--recovery-runs 20] [--memory-runs 5]
-//          [--param key=value]...
+//          [--param key=value]... [--cpu-profile target/bench/ws.cpuprofile]
 // Environment: CHROMIUM (default /usr/bin/chromium).
+//
+// `--cpu-profile FILE` (for finding a hot path, never for the figures): the page runs under
+// Chromium's sampling profiler, started through CDP before the page loads and stopped when it
+// reports; FILE gets the .cpuprofile (DevTools opens it) and the top self times are printed. It
+// needs node's WebSocket (node ≥ 22, or node 20 with --experimental-websocket). The figures of a
+// profiled run are not comparable with an unprofiled one; a package with function names
+// (`PKG_NAMES=1 bash scripts/pkg.sh`, then `PKG_DIR=...`) makes the wasm frames readable.
 import http from "node:http";
 import fs from "node:fs";
 import os from "node:os";
@@ -32,6 +39,11 @@ const recoveryRuns = Number(opt("recovery-runs", 20));
 const memoryRuns = Number(opt("memory-runs", 5));
 const extra = args.flatMap((a, i) => (a === "--param" ? [args[i + 1]] : []));
 const chromium = process.env.CHROMIUM || "/usr/bin/chromium";
+const cpuProfile = opt("cpu-profile", null);
+if (cpuProfile && typeof WebSocket !== "function") {
+  console.error("--cpu-profile needs node's WebSocket: run node --experimental-websocket bench/run.mjs ...");
+  process.exit(2);
+}
 /** Per page: the longest a suite may take before the runner gives up on it. */
 const SUITE_TIMEOUT_S = { ws: 300, http: 420, recovery: 600, memory: 180 };
 
@@ -134,13 +146,15 @@ async function runPage(suite, query) {
     // The tab must run as a foreground tab would: no timer throttling, no backgrounding.
     "--disable-background-timer-throttling", "--disable-renderer-backgrounding",
     "--disable-backgrounding-occluded-windows",
-    `--user-data-dir=${profile}`, url,
+    `--user-data-dir=${profile}`,
+    ...(cpuProfile ? ["--remote-debugging-port=0", "about:blank"] : [url]),
   ];
   const child = spawn(chromium, flags, { stdio: ["ignore", "ignore", "pipe"], detached: true });
   current = child;
   let stderr = "";
   child.stderr.on("data", (d) => (stderr = (stderr + d).slice(-4000)));
   const exited = new Promise((r) => child.on("exit", (code) => r(code)));
+  const cdp = cpuProfile ? await startProfiler(profile, url) : null;
   const limit = SUITE_TIMEOUT_S[suite] ?? 300;
   let timer;
   const result = await Promise.race([
@@ -150,6 +164,8 @@ async function runPage(suite, query) {
   ]);
   clearTimeout(timer);
   pending = null;
+  if (cdp) await stopProfiler(cdp, suite);
+  if (process.env.BENCH_CPU === "1") printCpu(child.pid, suite);
   try {
     process.kill(-child.pid, "SIGTERM");
   } catch {
@@ -164,6 +180,91 @@ async function runPage(suite, query) {
   current = null;
   fs.rmSync(profile, { recursive: true, force: true });
   return result;
+}
+
+/** BENCH_CPU=1: the CPU time (user + system) each Chromium process of this page used, by type:
+ * unlike wall-clock figures it does not move with other work on the machine (for comparing two
+ * builds of the engine, not for BENCHMARKS.md). */
+function printCpu(pgid, suite) {
+  const tick = 100; // USER_HZ on Linux
+  const byType = {};
+  for (const pid of fs.readdirSync("/proc").filter((d) => /^\d+$/.test(d))) {
+    try {
+      const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      if (Number(f[2]) !== pgid) continue; // field 5: the process group
+      const cmd = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8");
+      const type = (cmd.match(/--type=([a-z-]+)/) ?? [null, "browser"])[1];
+      const sub = (cmd.match(/--utility-sub-type=([a-zA-Z.]+)/) ?? [null, ""])[1];
+      const key = sub ? `${type}:${sub}` : type;
+      byType[key] = (byType[key] ?? 0) + ((Number(f[11]) + Number(f[12])) * 1000) / tick;
+    } catch {
+      /* gone */
+    }
+  }
+  console.log(`[bench] ${suite}: CPU ms by process: ${JSON.stringify(byType)}`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// --cpu-profile: a minimal CDP client (one page target, commands with ids).
+
+async function startProfiler(profileDir, url) {
+  const portFile = path.join(profileDir, "DevToolsActivePort");
+  for (let i = 0; i < 100 && !fs.existsSync(portFile); i++) await new Promise((r) => setTimeout(r, 100));
+  const port = fs.readFileSync(portFile, "utf8").split("\n")[0];
+  let page;
+  for (let i = 0; i < 50 && !page; i++) {
+    const list = await fetch(`http://127.0.0.1:${port}/json/list`).then((r) => r.json(), () => []);
+    page = list.find((t) => t.type === "page");
+    if (!page) await new Promise((r) => setTimeout(r, 100));
+  }
+  const ws = new WebSocket(page.webSocketDebuggerUrl);
+  await new Promise((resolve, reject) => {
+    ws.onopen = resolve;
+    ws.onerror = () => reject(new Error("CDP connection failed"));
+  });
+  let nextId = 1;
+  const waiting = new Map();
+  ws.onmessage = (e) => {
+    const msg = JSON.parse(e.data);
+    if (msg.id && waiting.has(msg.id)) {
+      waiting.get(msg.id)(msg);
+      waiting.delete(msg.id);
+    }
+  };
+  const call = (method, params = {}) =>
+    new Promise((resolve) => {
+      const id = nextId++;
+      waiting.set(id, resolve);
+      ws.send(JSON.stringify({ id, method, params }));
+    });
+  await call("Profiler.enable");
+  await call("Profiler.setSamplingInterval", { interval: 100 });
+  await call("Profiler.start");
+  await call("Page.navigate", { url });
+  return { ws, call };
+}
+
+async function stopProfiler({ ws, call }, suite) {
+  const { result } = await call("Profiler.stop");
+  ws.close();
+  const prof = result.profile;
+  fs.mkdirSync(path.dirname(cpuProfile), { recursive: true });
+  fs.writeFileSync(cpuProfile, JSON.stringify(prof));
+  // Self time per function: samples × the mean interval.
+  const byId = new Map(prof.nodes.map((n) => [n.id, n]));
+  const hits = new Map();
+  for (const id of prof.samples) hits.set(id, (hits.get(id) ?? 0) + 1);
+  const total = prof.samples.length;
+  const perFn = new Map();
+  for (const [id, n] of hits) {
+    const f = byId.get(id).callFrame;
+    const key = `${f.functionName || "(anonymous)"} ${path.basename(f.url || "")}:${f.lineNumber + 1}`;
+    perFn.set(key, (perFn.get(key) ?? 0) + n);
+  }
+  const top = [...perFn].sort((a, b) => b[1] - a[1]).slice(0, 40);
+  console.log(`[bench] ${suite}: ${total} samples; top self time (${cpuProfile}):`);
+  for (const [key, n] of top) console.log(`  ${((100 * n) / total).toFixed(1).padStart(5)} %  ${key}`);
 }
 
 // ---------------------------------------------------------------------------------------------

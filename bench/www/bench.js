@@ -290,11 +290,15 @@ const rotate = (list, k) => list.map((_, i) => list[(i + k) % list.length]);
 // ---------------------------------------------------------------------------------------------
 // Suites
 
-const WS_CLIENTS = {
+const ALL_WS_CLIENTS = {
   ws: () => rawWebSocket(),
   raw: () => holdfast("holdfast raw", RAW_URL, { protocol: "raw" }),
   protocol: () => holdfast("holdfast protocol", ENDPOINT, { transports: ["websocket"] }),
 };
+/** `wsClients=raw` (a comma list) runs only those clients: for profiling one of them. */
+const WS_CLIENTS = params.get("wsClients")
+  ? Object.fromEntries(params.get("wsClients").split(",").map((k) => [k, ALL_WS_CLIENTS[k]]))
+  : ALL_WS_CLIENTS;
 /** Text throughput: 20 000 × 64 B, window (most messages unanswered at once). */
 const WS_N = Number(params.get("wsN") || 20000);
 const WS_WINDOW = Number(params.get("wsWindow") || 500);
@@ -302,6 +306,8 @@ const WS_RTT_N = 1000;
 /** Binary: 64 KiB messages, BIN_N of them, at most BIN_WINDOW unanswered. */
 const BIN_N = 256;
 const BIN_WINDOW = 16;
+/** `wsPhases=text` (a comma list of text, rtt, bin) measures only those: for profiling one. */
+const WS_PHASES = new Set((params.get("wsPhases") || "text,rtt,bin").split(","));
 
 async function suiteWs() {
   const results = { config: { n: WS_N, window: WS_WINDOW, rttN: WS_RTT_N, binN: BIN_N, binWindow: BIN_WINDOW, bytes: 64 }, runs: [] };
@@ -322,14 +328,17 @@ async function suiteWs() {
       row[kind] = {};
     }
     for (const kind of order) {
+      if (!WS_PHASES.has("text")) break;
       row[kind].msgPerSec = WS_N / ((await throughput(clients[kind], WS_N, TEXT64, WS_WINDOW)) / 1000);
     }
     for (const kind of order) {
+      if (!WS_PHASES.has("rtt")) break;
       const rtt = rttStats(await roundTrips(clients[kind], WS_RTT_N, TEXT64));
       row[kind].rttP50Ms = rtt.p50;
       row[kind].rttP99Ms = rtt.p99;
     }
     for (const kind of order) {
+      if (!WS_PHASES.has("bin")) break;
       const ms = await throughput(clients[kind], BIN_N, BIN64K, BIN_WINDOW);
       row[kind].binMBps = (BIN_N * BIN64K.byteLength) / 1e6 / (ms / 1000);
     }
@@ -339,7 +348,7 @@ async function suiteWs() {
       if (c.reconnects) warn(`${c.name} reconnected during the run: ${c.errors.join("; ")}`);
       c.close();
       log(`run ${run + 1} ${kind}: ${Math.round(row[kind].msgPerSec)} msg/s, p50 ${(row[kind].rttP50Ms * 1000).toFixed(0)} µs, ` +
-        `p99 ${(row[kind].rttP99Ms * 1000).toFixed(0)} µs, ${row[kind].binMBps.toFixed(1)} MB/s`);
+        `p99 ${(row[kind].rttP99Ms * 1000).toFixed(0)} µs, ${row[kind].binMBps?.toFixed(1)} MB/s`);
     }
     results.runs.push(row);
     await sleep(100);

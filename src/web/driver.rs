@@ -398,7 +398,11 @@ fn rearm(shared: &Rc<Shared>) {
         drop(old);
         return;
     };
-    if matches!(&*shared.timer.borrow(), Some((at, _)) if *at == deadline) {
+    // A timer already armed at or before the deadline stays: when it fires early the machine has
+    // nothing due and the pump arms the real deadline then. Re-arming only for an earlier
+    // deadline spares the per-message setTimeout, clearTimeout, closure and clock read (the
+    // dead-link deadline moves with every message received).
+    if matches!(&*shared.timer.borrow(), Some((at, _)) if *at <= deadline) {
         return;
     }
     let weak = Rc::downgrade(shared);
