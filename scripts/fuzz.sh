@@ -32,6 +32,7 @@ fi
 cd fuzz
 log "building the targets ($NIGHTLY, $(cargo fuzz --version))"
 nice -n "$NICE" cargo "+$NIGHTLY" fuzz build
+TRIPLE=$(rustc "+$NIGHTLY" -vV | awk '/^host:/ {print $2}')
 TARGETS=${FUZZ_TARGETS:-$(cargo "+$NIGHTLY" fuzz list)}
 mkdir -p logs
 failed=()
@@ -41,9 +42,12 @@ for t in $TARGETS; do
   log "$t: ${SECONDS_EACH}s"
   # First corpus dir: where new inputs go; the seeds after it are only read. Any single
   # allocation over 256 MB from a ≤ 4 KB input is a bug (lengths are checked before allocating).
-  if nice -n "$NICE" cargo "+$NIGHTLY" fuzz run "$t" "corpus-grown/$t" "corpus/$t" -- \
+  # The binaries built above, run directly: the whole run tests one build, even if the working
+  # tree changes meanwhile (`cargo fuzz run` would rebuild).
+  mkdir -p "artifacts/$t"
+  if nice -n "$NICE" "target/$TRIPLE/release/$t" -artifact_prefix="artifacts/$t/" \
       -max_total_time="$SECONDS_EACH" -rss_limit_mb=2048 -malloc_limit_mb=256 -timeout=10 \
-      -print_final_stats=1 >"logs/$t.log" 2>&1; then
+      -print_final_stats=1 "corpus-grown/$t" "corpus/$t" >"logs/$t.log" 2>&1; then
     status=ok
   else
     status=FAILED
