@@ -198,6 +198,15 @@ function printCpu(pgid, suite) {
       const sub = (cmd.match(/--utility-sub-type=([a-zA-Z.]+)/) ?? [null, ""])[1];
       const key = sub ? `${type}:${sub}` : type;
       byType[key] = (byType[key] ?? 0) + ((Number(f[11]) + Number(f[12])) * 1000) / tick;
+      if (type === "renderer") {
+        for (const tid of fs.readdirSync(`/proc/${pid}/task`)) {
+          const t = fs.readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8");
+          const name = t.slice(t.indexOf("(") + 1, t.lastIndexOf(")"));
+          const g = t.slice(t.lastIndexOf(")") + 2).split(" ");
+          const ms = ((Number(g[11]) + Number(g[12])) * 1000) / tick;
+          if (ms > 0) byType[`renderer/${name}`] = (byType[`renderer/${name}`] ?? 0) + ms;
+        }
+      }
     } catch {
       /* gone */
     }

@@ -194,9 +194,9 @@ export function defineHoldfast(start) {
 
     #message(data) {
       if (this.#binaryType === "blob" && data instanceof ArrayBuffer) data = new Blob([data]);
-      // A bare MessageEvent with `data` defined on it: the init dictionary of
-      // `new MessageEvent(type, { data })` costs more than the dispatch (5.7 µs against 2.5 µs per
-      // message in Chromium, BENCHMARKS.md "Hot path"), and this is still a MessageEvent.
+      // A bare MessageEvent with `data` defined on it: converting the init dictionary of
+      // `new MessageEvent(type, { data })` costs about as much as the dispatch itself (Chromium
+      // microbenchmarks in BENCHMARKS.md, "Hot path"), and this is still a MessageEvent.
       const ev = new MessageEvent("message");
       Object.defineProperty(ev, "data", { value: data });
       this.dispatchEvent(ev);
