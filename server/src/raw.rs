@@ -6,7 +6,7 @@
 //! with 1009, as soon as its header declares it (before it is read).
 //! Faults apply as on the protocol endpoint.
 
-use crate::faults::FaultEvent;
+use crate::faults::{FaultEvent, FaultWatch};
 use crate::ws::{close_ws, linger};
 use crate::{Gauge, Shared};
 use axum::body::Bytes;
@@ -30,16 +30,17 @@ pub(crate) async fn handler(
         Err(answer) => return *answer,
     };
     let limit = shared.config.max_message_bytes;
+    // Watched from the request on, as the protocol endpoint does (`ws::handler`).
+    let faults = shared.faults.watch();
     upgrade
         .max_message_size(limit)
         .max_frame_size(limit)
         .read_buffer_size(crate::ws::READ_BUFFER_BYTES)
-        .on_upgrade(move |socket| run(socket, shared))
+        .on_upgrade(move |socket| run(socket, shared, faults))
 }
 
-async fn run(mut socket: WebSocket, shared: Arc<Shared>) {
+async fn run(mut socket: WebSocket, shared: Arc<Shared>, mut faults: FaultWatch) {
     let _connection = Gauge::connection(&shared);
-    let mut faults = shared.faults.watch();
     let ping_interval = Duration::from_millis(shared.config.ping_interval_ms.max(1));
     let idle_timeout = Duration::from_millis(shared.config.idle_timeout_ms.max(1));
     let mut last_sent = Instant::now();

@@ -66,11 +66,15 @@ pub(crate) async fn handler(
     // reserves a frame's declared length up front); that is answered with CLOSE 1009 like a
     // payload over the limit that the decoder saw.
     let limit = ws_message_limit(shared.config.max_message_bytes);
+    // The fault watch starts with the request, not with the connection task: a `drop` ordered
+    // between the upgrade's answer and the task's start must still drop this connection (the
+    // client may already have seen `open`).
+    let faults = shared.faults.watch();
     upgrade
         .max_message_size(limit)
         .max_frame_size(limit)
         .read_buffer_size(READ_BUFFER_BYTES)
-        .on_upgrade(move |socket| run(socket, shared))
+        .on_upgrade(move |socket| run(socket, shared, faults))
 }
 
 /// What a frame may hold beyond its data payload: the type byte and seq of a data frame, and
@@ -171,10 +175,9 @@ async fn refuse_origin(socket: WebSocket, shared: Arc<Shared>) {
     finish(socket, end.into(), &mut faults).await;
 }
 
-/// The connection task.
-async fn run(mut socket: WebSocket, shared: Arc<Shared>) {
+/// The connection task; `faults` was taken when the upgrade request arrived.
+async fn run(mut socket: WebSocket, shared: Arc<Shared>, mut faults: FaultWatch) {
     let _connection = Gauge::connection(&shared);
-    let mut faults = shared.faults.watch();
     let limits = Limits {
         max_message_bytes: shared.config.max_message_bytes,
     };
