@@ -14,6 +14,7 @@
 //! | `GET {base}/poll?session=<id>&cursor=<n>[&hold=0]` | a long (or, with `hold=0`, short) poll (§8.4) |
 //! | `GET {base}/raw` | raw WebSocket echo (no envelope) |
 //! | `/_fault/*` | fault controls and stats, with [`ServerConfig::faults_enabled`] (see [`faults`]) |
+//! | `/_hostile/<case>/<run>/*` | hostile mode, with [`ServerConfig::faults_enabled`]: crafted bad server input per case for the client's tests (`hostile.rs`) |
 //! | `{base}/bench/*` | plain SSE and long-poll echoes (`make bench` baselines) and stats, with [`ServerConfig::bench`] (see `bench.rs`) |
 //! | `/pkg/`, `/` | [`ServerConfig::pkg_dir`], [`ServerConfig::www_dir`] |
 //!
@@ -70,6 +71,7 @@ mod clock;
 pub mod config;
 pub mod demo;
 pub mod faults;
+mod hostile;
 mod http;
 pub mod hub;
 mod lifecycle;
@@ -339,7 +341,8 @@ pub fn router_with_store(
         .route(&format!("{base}/raw"), get(raw::handler))
         .merge(http::routes(&base, &shared));
     if shared.config.faults_enabled {
-        routes = routes.merge(faults::routes());
+        // The hostile server of the client's bad-input tests (`hostile.rs`).
+        routes = routes.merge(faults::routes()).merge(hostile::routes());
     }
     if shared.config.bench {
         routes = routes.merge(bench::routes(&base, &shared));

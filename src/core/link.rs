@@ -2,6 +2,7 @@
 //! frames waiting for the next POST, and whether a POST or a poll is in flight. The rule "one
 //! POST in flight, frames accumulate meanwhile" lives here, not in the glue.
 
+use super::time::Instant;
 use super::transport::{Caps, Upstream, MAX_POST_BYTES};
 use crate::config::TransportKind;
 use crate::protocol::{push_batch_entry, MAX_BATCH_FRAMES};
@@ -25,6 +26,8 @@ pub(crate) struct Link {
     waiting: VecDeque<Vec<u8>>,
     pub(crate) post: Request,
     pub(crate) poll: Request,
+    /// When the last poll went out (paces polls answered at once with nothing).
+    pub(crate) poll_sent: Instant,
 }
 
 impl Link {
@@ -35,6 +38,7 @@ impl Link {
             waiting: VecDeque::new(),
             post: Request::Idle,
             poll: Request::Idle,
+            poll_sent: Instant::default(),
         }
     }
 

@@ -444,7 +444,7 @@ impl Machine {
             }
             (Timer::Poll, State::Open { conn, .. }) => {
                 let conn = *conn;
-                self.poll(conn);
+                self.poll(now, conn);
             }
             (Timer::Post, State::Open { .. } | State::Connecting { .. }) => {
                 self.lost(now, DisconnectReason::SendTimeout);
@@ -681,6 +681,7 @@ impl Machine {
         } else {
             self.heard(now);
         }
+        let nothing = frames.is_empty();
         for frame in frames {
             if self.state.conn() != Some(conn) {
                 return; // a frame ended this connection (CLOSE, a bad WELCOME)
@@ -689,15 +690,25 @@ impl Machine {
         }
         if let State::Open { conn: open, .. } = self.state {
             if open == conn {
-                self.schedule_poll(now, conn);
+                self.schedule_poll(now, conn, nothing);
             }
         }
     }
 
-    /// The next poll: now if the server holds polls, else after the poll interval.
-    fn schedule_poll(&mut self, now: Instant, conn: ConnId) {
+    /// The next poll: now if the server holds polls, else after the poll interval. A held poll
+    /// answered with `nothing` (no frames: an empty batch, a `504`, an error page) sooner than
+    /// the poll interval after it left is followed only once that interval has passed, so a
+    /// proxy or server that answers every poll at once cannot turn long polling into a busy loop.
+    fn schedule_poll(&mut self, now: Instant, conn: ConnId, nothing: bool) {
         match self.link.caps.downstream {
-            Downstream::Polls { held: true } => self.poll(conn),
+            Downstream::Polls { held: true } => {
+                let due = self.link.poll_sent.plus(self.config.poll_interval_ms);
+                if nothing && due > now {
+                    self.timers.set(Timer::Poll, due);
+                } else {
+                    self.poll(now, conn);
+                }
+            }
             Downstream::Polls { held: false } => {
                 self.timers
                     .set(Timer::Poll, now.plus(self.config.poll_interval_ms));
@@ -707,11 +718,12 @@ impl Machine {
     }
 
     /// Issues one poll unless one is out already.
-    fn poll(&mut self, conn: ConnId) {
+    fn poll(&mut self, now: Instant, conn: ConnId) {
         if self.link.poll == Request::InFlight || self.data_replaced() {
             return;
         }
         self.link.poll = Request::InFlight;
+        self.link.poll_sent = now;
         self.actions.push_back(Action::Poll {
             conn,
             cursor: self.session.inbound.last,
@@ -798,6 +810,13 @@ impl Machine {
     }
 
     fn on_data(&mut self, now: Instant, conn: ConnId, seq: u64, payload: Payload) {
+        // Sequence numbers never exceed 2^63 (PROTOCOL.md §5): a larger one is malformed.
+        // Accepted as a gap, it would move the receiver there and make every later message a
+        // "duplicate", dropped silently for the rest of the session.
+        if seq > protocol::MAX_SEQ {
+            let e = protocol::DecodeError::TooLarge { field: "seq" };
+            return self.emit(Event::Error(ClientError::BadFrame(e)));
+        }
         match self.session.inbound.accept(seq) {
             Inbound::Duplicate => {
                 // The server resent: it missed our ACK. The receiver owes it again.
@@ -947,7 +966,7 @@ impl Machine {
         // handler.
         self.flush(now, conn);
         if self.link.caps.polls() {
-            self.poll(conn);
+            self.poll(now, conn);
         }
         let kind = self.transport_at(transport);
         self.emit(Event::Open { transport: kind });

@@ -9,6 +9,7 @@ mod util;
 
 mod echo;
 mod faults;
+mod hostile;
 mod leaks;
 mod raw_mode;
 mod rust_api;
