@@ -44,3 +44,8 @@ bench:
 .PHONY: fuzz
 fuzz:
 	bash scripts/fuzz.sh
+
+## soak: the lifecycle e2e with hidden tabs idle 10 min under Chromium's intensive timer throttling (not part of test; ~13 min)
+.PHONY: soak
+soak:
+	bash scripts/soak.sh

@@ -21,9 +21,11 @@ bash scripts/pkg.sh
 bash scripts/pkg-matrix.sh
 # demo.mjs: the page opens and echoes, the JS API; package-api.mjs: the entries before and after the
 # engine loads, holdfast/slim, the WebSocket-compatible details; demo-faults.mjs: a 20/s numbered
-# stream through every fault button, 0 lost / 0 duplicated, screenshots in target/e2e/.
+# stream through every fault button, 0 lost / 0 duplicated, screenshots in target/e2e/; lifecycle.mjs:
+# frozen page, bfcache, hidden tab under intensive throttling (75 s idle; make soak: 10 min), offline
+# (raw CDP; it starts its own servers with a 120 s session TTL and a fault proxy per run; ~2.5 min).
 SERVER_ARGS="--www www --pkg pkg" PLAYWRIGHT_CORE="$(pwd)/.tools/node_modules/playwright-core" \
   bash scripts/with-server.sh sh -c \
   'node tests/e2e/demo.mjs "$HOLDFAST_TEST_SERVER" && node tests/e2e/package-api.mjs "$HOLDFAST_TEST_SERVER" \
-    && node tests/e2e/demo-faults.mjs "$HOLDFAST_TEST_SERVER"'
+    && node tests/e2e/demo-faults.mjs "$HOLDFAST_TEST_SERVER" && node tests/e2e/lifecycle.mjs'
 echo "== all tests passed"

@@ -12,7 +12,7 @@
 //! | control route | effect |
 //! |---|---|
 //! | `/mode/pass` | forward everything (the default) |
-//! | `/mode/blackhole` | every connection, open or new, stops forwarding both ways; nothing is closed; the connections it caught stay dead after the mode changes |
+//! | `/mode/blackhole` | every connection, open or new, stops forwarding both ways; nothing is closed (a server that closes its end is not heard of either); the connections it caught stay dead after the mode changes |
 //! | `/mode/blackhole-down` | the same, server → client only |
 //! | `/mode/blackhole-up` | the same, client → server only |
 //! | `/mode/refuse-upgrade` | a new connection whose first request asks for a WebSocket upgrade gets `403` |
@@ -271,6 +271,10 @@ async fn proxy(mut client: TcpStream, state: Arc<State>) {
     // carries a valid stream again (TCP itself never drops bytes from a live connection), so
     // only connections made after the mode went back to `pass` work.
     let (mut hole_down, mut hole_up) = (false, false);
+    // The server's end of a connection caught by a black hole server → client: the client never
+    // hears of it (no FIN goes through a black hole either), its side stays open until it gives
+    // up itself or a reset/kill order comes.
+    let mut server_gone = false;
     loop {
         let (down_now, up_now) = mode.borrow().holes();
         hole_down |= down_now || (dropping && upgraded);
@@ -280,13 +284,15 @@ async fn proxy(mut client: TcpStream, state: Arc<State>) {
                 Ok(0) | Err(_) => return,
                 Ok(n) => {
                     if !hole_up
+                        && !server_gone
                         && sw.write_all(up.get(..n).unwrap_or_default()).await.is_err()
                     {
                         return;
                     }
                 }
             },
-            r = sr.read(&mut down) => match r {
+            r = sr.read(&mut down), if !server_gone => match r {
+                Ok(0) | Err(_) if hole_down => server_gone = true,
                 Ok(0) | Err(_) => return,
                 Ok(n) => {
                     let bytes = down.get(..n).unwrap_or_default();

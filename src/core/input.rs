@@ -76,8 +76,14 @@ pub enum Input {
     /// The page was hidden: timers may now fire late (throttling), but network callbacks still
     /// run, so a deadline found expired on a late timer means a dead link.
     Hidden,
+    /// The page is being left (`pagehide`): it may be kept in the back/forward cache, where
+    /// nothing runs, or never run again. The connection is closed cleanly at once (a `reconnecting`
+    /// event, reason [`super::DisconnectReason::PageHidden`]) and no attempt is made until
+    /// `Resumed`.
+    Suspend,
     /// The page resumed after being frozen or restored from bfcache: nothing ran meanwhile, so
-    /// expired deadlines prove nothing — probe before declaring the link dead.
+    /// expired deadlines prove nothing — probe before declaring the link dead. After `Suspend`,
+    /// the session reconnects at once (unless offline).
     Resumed,
 }
 

@@ -110,6 +110,8 @@ pub struct Machine {
     hidden: bool,
     /// The browser says it is offline: attempts wait for `Online`.
     offline: bool,
+    /// The page was left (`pagehide`): attempts wait for `Resumed`.
+    suspended: bool,
     /// Consecutive 401/403 answers; the second one is final.
     auth_failures: u32,
     pending_hint: Option<Hint>,
@@ -163,6 +165,7 @@ impl Machine {
             last_call: None,
             hidden: false,
             offline: false,
+            suspended: false,
             auth_failures: 0,
             pending_hint: None,
             disconnected_since: None,
@@ -393,6 +396,17 @@ impl Machine {
     fn observe(&mut self, now: Instant, resumed: bool) -> Instant {
         let (now, gap) = self.tick(now);
         let froze = resumed || (gap > self.heartbeat.timeout_ms && !self.hidden);
+        if froze {
+            // A request deadline that expired while nothing ran proves nothing either: its answer
+            // may be the next task. It gets the probe window (a frozen SSE page otherwise reported
+            // a send timeout on resume before the POST's answer could be read).
+            let window = now.plus(self.config.freeze_probe_ms);
+            for t in [Timer::Post, Timer::Connect] {
+                if self.timers.get(t).is_some_and(|d| d <= now) {
+                    self.timers.set(t, window);
+                }
+            }
+        }
         if let (true, State::Open { conn, .. }) = (froze, &self.state) {
             let conn = *conn;
             let expired = self.timers.get(Timer::Liveness).is_some_and(|d| d <= now);
@@ -572,6 +586,7 @@ impl Machine {
             Input::Online => {
                 self.offline = false;
                 match self.state {
+                    State::Paused { .. } if self.suspended => {}
                     State::Backoff { transport, attempt }
                     | State::Paused { transport, attempt } => {
                         self.timers.stop(Timer::Backoff);
@@ -610,9 +625,71 @@ impl Machine {
                 }
             }
             Input::Hidden => self.hidden = true,
-            // Handled in `observe`: a resume is a gap in which nothing ran.
-            Input::Resumed => {}
+            Input::Suspend => self.suspend(now),
+            // Deadlines are handled in `observe` (a resume is a gap in which nothing ran); a page
+            // restored from the back/forward cache reconnects at once.
+            Input::Resumed => {
+                if self.suspended {
+                    self.suspended = false;
+                    if let State::Paused { transport, attempt } = self.state {
+                        if !self.offline {
+                            self.start_attempt(now, transport, attempt);
+                        }
+                    }
+                }
+            }
         }
+    }
+
+    /// `pagehide`: the page may sit in the back/forward cache, where nothing runs, or never run
+    /// again. The connection is closed cleanly now (the server detaches the session at once
+    /// instead of sending into a page that cannot read until its idle timeout), on the same rung
+    /// and without counting a failure; no attempt is made until `Resumed`. Nothing is lost: the
+    /// session resumes and each side resends what the other did not acknowledge.
+    fn suspend(&mut self, now: Instant) {
+        self.hidden = true;
+        self.suspended = true;
+        let (transport, attempt) = match self.state {
+            State::Connecting {
+                conn,
+                transport,
+                attempt,
+                ..
+            }
+            | State::Open {
+                conn,
+                transport,
+                attempt,
+                ..
+            } => {
+                self.disconnect(conn, 1000, &DisconnectReason::PageHidden.message());
+                self.stop_upgrade();
+                for t in [
+                    Timer::Connect,
+                    Timer::Liveness,
+                    Timer::Ping,
+                    Timer::Ack,
+                    Timer::MinUptime,
+                    Timer::Poll,
+                    Timer::Post,
+                ] {
+                    self.timers.stop(t);
+                }
+                self.disconnected_since.get_or_insert(now);
+                (transport, attempt)
+            }
+            State::Backoff { transport, attempt } => {
+                self.timers.stop(Timer::Backoff);
+                (transport, attempt)
+            }
+            State::Idle | State::Paused { .. } | State::Closed => return,
+        };
+        self.state = State::Paused { transport, attempt };
+        self.emit(Event::Reconnecting {
+            attempt,
+            delay_ms: 0,
+            reason: DisconnectReason::PageHidden,
+        });
     }
 
     fn on_opened(&mut self, now: Instant, conn: ConnId) {
@@ -1634,6 +1711,7 @@ fn input_conn(input: &Input) -> Option<ConnId> {
         | Input::Offline
         | Input::Visible
         | Input::Hidden
+        | Input::Suspend
         | Input::Resumed => None,
     }
 }

@@ -136,6 +136,8 @@ pub enum DisconnectReason {
     ServerError(String),
     /// Not an end: the session moved up to a better transport (a `transport` event's reason).
     Upgrade,
+    /// The page was left (`pagehide`): closed cleanly, reconnects when the page is restored.
+    PageHidden,
 }
 
 impl DisconnectReason {
@@ -162,6 +164,7 @@ impl DisconnectReason {
             DisconnectReason::Failed(super::TransportError::Url(m)) => ["url: ", m].concat(),
             DisconnectReason::ServerError(m) => ["server error: ", m].concat(),
             DisconnectReason::Upgrade => "upgrade".into(),
+            DisconnectReason::PageHidden => "page hidden (pagehide)".into(),
         }
     }
 }

@@ -1,5 +1,6 @@
-//! Page lifecycle signals → core inputs: `online`/`offline`, `visibilitychange`, `pagehide`/
-//! `pageshow`, `freeze`/`resume`. Listeners are owned and removed when the client closes.
+//! Page lifecycle signals → core inputs: `online`/`offline`, `visibilitychange`, `pagehide`
+//! (suspend: a clean close) / `pageshow` with `persisted` (resume: reconnect), `resume` after a
+//! freeze. Listeners are owned and removed when the client closes.
 //!
 //! Everything is looked up on `globalThis` with `Reflect`, so in a Worker (no `document`) the
 //! page signals are simply absent.
@@ -62,7 +63,8 @@ impl Lifecycle {
             }),
         );
         let s = sink.clone();
-        on(&global, "pagehide", Box::new(move |_| s(Input::Hidden)));
+        // Leaving the page (bfcache or for good): close cleanly now; `pageshow` reconnects.
+        on(&global, "pagehide", Box::new(move |_| s(Input::Suspend)));
         if let Some(doc) = document() {
             let doc: EventTarget = doc.unchecked_into();
             let s = sink.clone();
