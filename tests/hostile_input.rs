@@ -7,6 +7,7 @@
 mod sim;
 
 use holdfast::config::{Config, TransportKind};
+use holdfast::core::DisconnectReason;
 use holdfast::core::{ClientError, Event, Input, Payload, State};
 use holdfast::protocol::{encode_batch, DecodeError, Frame, MAX_SEQ};
 use sim::{fast, opened, welcome, Sim};
@@ -134,4 +135,22 @@ fn held_polls_with_frames_or_a_long_hold_are_followed_at_once() {
     s.advance(1);
     assert_eq!(poll_count(&s), 4);
     assert!(matches!(s.m.state(), State::Open { .. }));
+}
+
+#[test]
+fn a_first_handshake_that_never_answers_is_abandoned_at_the_connect_deadline() {
+    // The hostile server's `hs-no-welcome`: the upgrade succeeds, WELCOME never comes. Before the
+    // first open the heartbeat timeout is still 0, which once made the timer's own firing look
+    // like a thawed page and re-armed the deadline forever.
+    let mut s = Sim::new(fast());
+    s.input(Input::Connect);
+    let c = s.last_conn();
+    s.input(Input::Opened { conn: c });
+    s.advance(2_000);
+    assert!(
+        s.reconnect_reasons()
+            .contains(&DisconnectReason::ConnectTimeout),
+        "{:?}",
+        s.events
+    );
 }

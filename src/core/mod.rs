@@ -395,7 +395,13 @@ impl Machine {
     /// the deadline expired is a real dead link and is judged at once.
     fn observe(&mut self, now: Instant, resumed: bool) -> Instant {
         let (now, gap) = self.tick(now);
-        let froze = resumed || (gap > self.heartbeat.timeout_ms && !self.hidden);
+        // Before the first open the heartbeat has no timeout yet (0): the option's is the floor,
+        // or every call would look like a thaw and push the connect deadline back forever.
+        let quiet = self
+            .heartbeat
+            .timeout_ms
+            .max(self.config.heartbeat_timeout_ms);
+        let froze = resumed || (gap > quiet && !self.hidden);
         if froze {
             // A request deadline that expired while nothing ran proves nothing either: its answer
             // may be the next task. It gets the probe window (a frozen SSE page otherwise reported
