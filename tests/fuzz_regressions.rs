@@ -20,7 +20,9 @@ fn a_send_that_finds_the_client_giving_up_is_rejected_as_closed() {
     });
     s.input(Input::Connect);
     // The connect deadline (2 s) passes with no call at all; the send is the first to see it.
-    s.jump(10_000);
+    // 2.2 s: past the deadline, within the heartbeat timeout (2.5 s). A longer silence would be
+    // taken for a frozen page, and an expired connect deadline then gets the probe window.
+    s.jump(2_200);
     let outcome = s.send(Payload::Binary(vec![7; 481]));
     assert_eq!(outcome, SendOutcome::Rejected(RejectReason::Closed));
     assert_eq!(s.m.state_kind(), StateKind::Closed);

@@ -44,6 +44,16 @@ pub(crate) enum Work {
 /// The app's event callback.
 type EventCallback = Box<dyn FnMut(Event)>;
 
+/// The one armed timer.
+struct Armed {
+    at: Instant,
+    /// Set from inside our own timer's callback. The browser counts such a timer as part of a
+    /// chain, and Chromium throttles chained timers in a tab hidden for minutes to one wake-up a
+    /// minute; a timer set from a network callback or the app starts a new chain.
+    chained: bool,
+    _timeout: Timeout,
+}
+
 /// Everything one client owns, shared between the handle and the callbacks (which hold `Weak`).
 pub(crate) struct Shared {
     pub(crate) machine: RefCell<Machine>,
@@ -52,7 +62,7 @@ pub(crate) struct Shared {
     /// The live transports: the data connection and, while upgrading, a probe (the core keeps
     /// at most one of each).
     transports: RefCell<Vec<(ConnId, Transport)>>,
-    timer: RefCell<Option<(Instant, Timeout)>>,
+    timer: RefCell<Option<Armed>>,
     lifecycle: RefCell<Option<Lifecycle>>,
     url: UrlSource,
     /// Where the transport that opened is remembered for the tab.
@@ -125,6 +135,8 @@ pub(crate) fn dispatch(shared: &Rc<Shared>, work: Option<Work>) {
     if shared.pumping.replace(true) {
         return; // the pump further up the stack will drain it
     }
+    // Only our timer's callback feeds `Timeout`, so this pump runs in a timer task.
+    let in_timer_task = matches!(shared.inbox.borrow().front(), Some(Work::Timeout));
     let (mut actions, mut events) = std::mem::take(&mut *shared.scratch.borrow_mut());
     loop {
         let Some(next) = shared.inbox.borrow_mut().pop_front() else {
@@ -176,7 +188,7 @@ pub(crate) fn dispatch(shared: &Rc<Shared>, work: Option<Work>) {
         }
     }
     *shared.scratch.borrow_mut() = (actions, events);
-    rearm(shared);
+    rearm(shared, in_timer_task);
     shared.pumping.set(false);
 }
 
@@ -378,7 +390,8 @@ fn open_transport(
 }
 
 /// Re-arms the one timer to the core's earliest deadline; tears everything down once closed.
-fn rearm(shared: &Rc<Shared>) {
+/// `in_timer_task`: the pump ran inside our timer's callback.
+fn rearm(shared: &Rc<Shared>, in_timer_task: bool) {
     let (deadline, closed) = {
         let m = shared.machine.borrow();
         (
@@ -402,7 +415,15 @@ fn rearm(shared: &Rc<Shared>) {
     // nothing due and the pump arms the real deadline then. Re-arming only for an earlier
     // deadline spares the per-message setTimeout, clearTimeout, closure and clock read (the
     // dead-link deadline moves with every message received).
-    if matches!(&*shared.timer.borrow(), Some((at, _)) if *at <= deadline) {
+    //
+    // Except a chained one outside a timer task: it is replaced by one this task starts, so each
+    // network callback restarts the chain. A silent link then has at most the few timers of one
+    // dead window in its chain, too few for Chromium's intensive throttling, and is declared
+    // dead on time in a tab hidden for minutes (reliability.md, "Background-tab throttling").
+    // That is one extra timer per firing of ours, not one per message.
+    if matches!(&*shared.timer.borrow(), Some(armed)
+        if armed.at <= deadline && (in_timer_task || !armed.chained))
+    {
         return;
     }
     let weak = Rc::downgrade(shared);
@@ -417,8 +438,13 @@ fn rearm(shared: &Rc<Shared>) {
             drop(spent); // after the pump: this closure is the one running
         }
     });
+    let armed = Armed {
+        at: deadline,
+        chained: in_timer_task,
+        _timeout: timeout,
+    };
     // The borrow ends with this statement; the old timeout is cleared after it.
-    let old = shared.timer.borrow_mut().replace((deadline, timeout));
+    let old = shared.timer.borrow_mut().replace(armed);
     drop(old);
 }
 

@@ -23,9 +23,9 @@
 //   zero dead-link declarations, zero reconnects. Then the server goes silent (/_fault/silent,
 //   a half-open link, no FIN) LIFECYCLE_SILENT_ROUNDS times (default 1; make soak: 3): the dead
 //   link must be declared within the dead window (heartbeatTimeoutMs after the last inbound
-//   byte) plus the hidden page's 1 s timer alignment. KNOWN BUG: under intensive throttling the
-//   client's deadline timer waits for the aligned wake-up (seen 10–60 s); reported, and asserted
-//   only with LIFECYCLE_STRICT=1, until the timer is fixed (TESTING.md, "Browser lifecycle").
+//   byte) plus the hidden page's 1 s timer alignment, in every run (TESTING.md, "Browser
+//   lifecycle", bug 5: the timer chain that intensive throttling held back; LIFECYCLE_STRICT=0
+//   only reports a late one).
 // - F21 offline: the page's network emulated offline for 20 s (CDP Network.emulateNetworkConditions
 //   fires `offline`/`online`; it does not cut open WebSockets) and the link cut meanwhile (proxy
 //   black hole). Expected: no connection attempt while offline (WebSocket constructions counted in
@@ -42,7 +42,7 @@
 //
 // Usage: node tests/e2e/lifecycle.mjs
 // Env: CHROMIUM (default /usr/bin/chromium), CARGO_TARGET_DIR (binaries; default target),
-//      LIFECYCLE_RUNS (3), LIFECYCLE_IDLE_S (75), LIFECYCLE_SILENT_ROUNDS (1), LIFECYCLE_STRICT (0),
+//      LIFECYCLE_RUNS (3), LIFECYCLE_IDLE_S (75), LIFECYCLE_SILENT_ROUNDS (1), LIFECYCLE_STRICT (1),
 //      LIFECYCLE_ONLY (e.g. "freeze,bfcache,hidden,offline").
 import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -53,7 +53,7 @@ const RUNS = Number(process.env.LIFECYCLE_RUNS || 3);
 const IDLE_S = Number(process.env.LIFECYCLE_IDLE_S || 75);
 const ONLY = (process.env.LIFECYCLE_ONLY || "freeze,bfcache,hidden,offline").split(",");
 const FREEZE_MS = 30_000;
-const STRICT = process.env.LIFECYCLE_STRICT === "1";
+const STRICT = process.env.LIFECYCLE_STRICT !== "0";
 const SILENT_ROUNDS = Number(process.env.LIFECYCLE_SILENT_ROUNDS || 1);
 let knownIssues = 0;
 const OFFLINE_MS = 20_000;
@@ -466,7 +466,7 @@ async function hidden(b, server) {
       else if (STRICT || afterInbound <= bound) check(/dead link/.test(d.reason) && afterInbound <= bound, what);
       else {
         knownIssues++;
-        note(`KNOWN BUG (asserted by LIFECYCLE_STRICT=1): ${what}`);
+        note(`LATE (not asserted: LIFECYCLE_STRICT=0): ${what}`);
         check(afterInbound <= 65_000, `hidden ${name}: ... within intensive throttling's 1-minute wake-up`);
       }
     }));
@@ -567,6 +567,6 @@ try {
   for (const c of children) if (c.exitCode === null) c.kill();
 }
 console.log("summary " + JSON.stringify(summary, (k, v) => (typeof v === "number" ? Math.round(v) : v)));
-if (knownIssues) console.log(`${knownIssues} measurement(s) over the dead window in hidden tabs: the known bug in TESTING.md, "Browser lifecycle" (LIFECYCLE_STRICT=1 fails on it)`);
+if (knownIssues) console.log(`${knownIssues} measurement(s) over the dead window in hidden tabs, not asserted (LIFECYCLE_STRICT=0)`);
 console.log(failures ? `FAILED: ${failures} lifecycle check(s) (${secs()} s)` : `all lifecycle checks passed (${secs()} s)`);
 process.exit(failures ? 1 : 0);
