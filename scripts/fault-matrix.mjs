@@ -171,6 +171,7 @@ export const MATRIX = {
   },
   F25: {
     fault: "flapping server (opens then closes)", expected: "backoff does not reset on open, only after min uptime", applies: ALL,
+    ws: [b("matrix::a_flapping_server_does_not_reset_the_backoff_until_the_minimum_uptime")],
     host: ["reconnect_backoff::attempts_reset_only_after_min_uptime", "reconnect_backoff::flapping_server_keeps_backing_off"],
   },
   F26: {

@@ -11,6 +11,7 @@ mod echo;
 mod faults;
 mod hostile;
 mod leaks;
+mod matrix;
 mod raw_mode;
 mod rust_api;
 mod sessions;
