@@ -4,6 +4,7 @@
 
 use super::client::{Client, UrlSource};
 use super::counts::live_counts;
+use super::transport::websocket::take_received_js;
 use crate::config::{Config, OverflowPolicy, Protocol, RawHeartbeat, TransportKind};
 use crate::core::{ClientError, Event, Payload};
 use js_sys::{Array, ArrayBuffer, Function, Object, Reflect, Uint8Array};
@@ -223,7 +224,8 @@ fn error_kind(e: &ClientError) -> &'static str {
 /// A message as JS sees it: a string, or an `ArrayBuffer` for binary.
 fn payload_to_js(p: Payload) -> JsValue {
     match p {
-        Payload::Text(t) => t.into(),
+        // The JS string the message arrived as, when it is this very text (`text_identity`).
+        Payload::Text(t) => take_received_js(&t).unwrap_or_else(|| t.into()),
         Payload::Binary(b) => Uint8Array::from(b.as_slice()).buffer().into(),
     }
 }
@@ -352,9 +354,10 @@ impl HoldfastCore {
     /// Sends a string, `ArrayBuffer` or typed-array view. Returns 0 (sent), 1 (queued) or 2
     /// (rejected; an `error` event says why); the wrapper turns it into the name.
     pub fn send(&self, data: JsValue) -> Result<u32, JsValue> {
-        let payload = if let Some(s) = data.as_string() {
-            Payload::Text(s)
-        } else if let Some(buf) = data.dyn_ref::<ArrayBuffer>() {
+        if let Some(s) = data.as_string() {
+            return Ok(outcome_code(self.client.send_text_js(s, data)));
+        }
+        let payload = if let Some(buf) = data.dyn_ref::<ArrayBuffer>() {
             Payload::Binary(Uint8Array::new(buf).to_vec())
         } else if ArrayBuffer::is_view(&data) {
             let view: &js_sys::DataView = data.unchecked_ref();

@@ -165,6 +165,12 @@ impl Holdfast {
         driver::send(self.shared(), payload)
     }
 
+    /// [`send`](Holdfast::send) of a text the JS caller has as the string `js` (the JS API).
+    #[cfg(feature = "js")]
+    pub(crate) fn send_text_js(&self, text: String, js: wasm_bindgen::JsValue) -> SendOutcome {
+        driver::send_text_js(self.shared(), text, js)
+    }
+
     /// [`send`](Holdfast::send) of a text message.
     pub fn send_text(&self, text: impl Into<String>) -> SendOutcome {
         self.send(Payload::Text(text.into()))

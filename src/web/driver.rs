@@ -11,14 +11,16 @@ use super::clock;
 use super::counts::{bump, Kind};
 use super::lifecycle::Lifecycle;
 use super::remember::Remembered;
+use super::text_identity::TextKey;
 use super::timer::Timeout;
 use super::transport::http::{HttpTransport, Limits as HttpLimits};
 use super::transport::websocket::{js_message, send as ws_send, WsTransport};
 use super::transport::Transport;
 use super::UrlSource;
-use crate::config::TransportKind;
+use crate::config::{Protocol, TransportKind};
 use crate::core::{
-    Action, ConnId, DisconnectReason, Event, Input, Instant, Machine, Payload, TransportError,
+    Action, ConnId, DisconnectReason, Event, Input, Instant, Machine, Payload, SendOutcome,
+    TransportError,
 };
 use crate::endpoint::transport_url;
 use std::cell::{Cell, RefCell};
@@ -72,6 +74,12 @@ pub(crate) struct Shared {
     /// The pump's buffers, kept between turns so a turn allocates nothing: only the one running
     /// pump uses them (taken out for the turn, put back empty with their capacity).
     scratch: RefCell<(Vec<Action>, Vec<Event>)>,
+    /// Raw mode: the JS strings of texts sent in this pump with outcome `Sent`, in order, so
+    /// their `Action::Send` hands the socket the page's own string (`text_identity`). Cleared
+    /// when the pump ends.
+    sent_js: RefCell<VecDeque<(TextKey, JsValue)>>,
+    /// Whether the protocol is raw mode (the only one whose `Action::Send` is the app's text).
+    raw: bool,
     this: Weak<Shared>,
 }
 
@@ -84,6 +92,7 @@ impl Shared {
         on_event: Box<dyn FnMut(Event)>,
     ) -> Rc<Shared> {
         bump(Kind::Client, 1);
+        let raw = matches!(machine.config().protocol, Protocol::Raw(_));
         let shared = Rc::new_cyclic(|this| Shared {
             machine: RefCell::new(machine),
             inbox: RefCell::new(VecDeque::new()),
@@ -95,6 +104,8 @@ impl Shared {
             remembered,
             on_event: RefCell::new(Some(on_event)),
             scratch: RefCell::new((Vec::new(), Vec::new())),
+            sent_js: RefCell::new(VecDeque::new()),
+            raw,
             this: this.clone(),
         });
         let lifecycle = Lifecycle::attach(shared.sink());
@@ -188,6 +199,9 @@ pub(crate) fn dispatch(shared: &Rc<Shared>, work: Option<Work>) {
         }
     }
     *shared.scratch.borrow_mut() = (actions, events);
+    // Every recorded send's action was performed (and matched) by now.
+    let unused = std::mem::take(&mut *shared.sent_js.borrow_mut());
+    drop(unused);
     rearm(shared, in_timer_task);
     shared.pumping.set(false);
 }
@@ -235,7 +249,8 @@ fn perform(shared: &Rc<Shared>, action: Action) {
         },
         Action::Send { conn, payload } => match handle(shared, conn) {
             Some(Handle::Ws(ws)) => {
-                if let Err(msg) = ws_send(&ws, &payload) {
+                let js = sent_js(shared, &payload);
+                if let Err(msg) = ws_send(&ws, &payload, js.as_ref()) {
                     enqueue(
                         shared,
                         Input::Failed {
@@ -274,6 +289,18 @@ fn perform(shared: &Rc<Shared>, action: Action) {
                 None => {}
             }
         }
+    }
+}
+
+/// The page's JS string for `payload`, if it is the text of the oldest send recorded in this pump.
+fn sent_js(shared: &Shared, payload: &Payload) -> Option<JsValue> {
+    let Payload::Text(text) = payload else {
+        return None;
+    };
+    let mut sent = shared.sent_js.borrow_mut();
+    match sent.front() {
+        Some((key, _)) if *key == TextKey::of(text) => sent.pop_front().map(|(_, js)| js),
+        _ => None,
     }
 }
 
@@ -449,8 +476,24 @@ fn rearm(shared: &Rc<Shared>, in_timer_task: bool) {
 }
 
 /// Sends through the machine and pumps what it produced. Safe to call from inside any handler.
-pub(crate) fn send(shared: &Rc<Shared>, payload: Payload) -> crate::core::SendOutcome {
+pub(crate) fn send(shared: &Rc<Shared>, payload: Payload) -> SendOutcome {
     let outcome = shared.machine.borrow_mut().send(clock::now(), payload);
+    dispatch(shared, None);
+    outcome
+}
+
+/// [`send`] of a text the page has as the JS string `js`: in raw mode the socket gets `js`
+/// itself when the text goes out in this pump (`text_identity`).
+#[cfg_attr(not(feature = "js"), allow(dead_code))]
+pub(crate) fn send_text_js(shared: &Rc<Shared>, text: String, js: JsValue) -> SendOutcome {
+    let key = TextKey::of(&text);
+    let outcome = shared
+        .machine
+        .borrow_mut()
+        .send(clock::now(), Payload::Text(text));
+    if shared.raw && outcome == SendOutcome::Sent {
+        shared.sent_js.borrow_mut().push_back((key, js));
+    }
     dispatch(shared, None);
     outcome
 }

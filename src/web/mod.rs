@@ -16,6 +16,7 @@ mod events;
 mod lifecycle;
 mod listener;
 mod remember;
+mod text_identity;
 mod timer;
 mod transport;
 

@@ -131,6 +131,13 @@ pub async fn churn(kind: TransportKind) {
     stop.set(true);
     sleep(800).await; // let the last drop land, then the client resume
     assert!(rec.wait(10_000.0, |r| r.opens() > 1).await);
+    // The tally is sent on an open link: a drop ordered just before `stop` may still be
+    // reconnecting (seen in Firefox on a loaded machine: the tally was Queued).
+    assert!(
+        rec.wait(10_000.0, |_| c.state() == holdfast::core::StateKind::Open)
+            .await,
+        "not open again after the churn"
+    );
 
     let echoed = numbered(&rec, "n:");
     let mut seen = vec![0u32; N];

@@ -194,6 +194,46 @@ try {
     && JSON.stringify(r.out.dropOldest.echoes) === JSON.stringify(["b", "c"]),
   "early sends: overflow drop-oldest drops the oldest, says so", r.out.dropOldest);
 
+  // 5c. Raw mode through the JS API, where a text goes to the socket and to the app as the page's
+  // own JS string when the engine moves it through unchanged (src/web/text_identity.rs): every
+  // echo is exactly what was sent, in order — equal-length texts sent in bursts and from inside
+  // the message handler, next to refused ones (freed at once, their memory reused by the next),
+  // non-ASCII ones, and heartbeat replies swallowed by the engine.
+  r = await fresh(async (base) => {
+    const { Holdfast } = await import("/pkg/index.js");
+    const hf = new Holdfast(base.replace(/^http/, "ws") + "/holdfast/raw", {
+      protocol: "raw", maxMessageBytes: 64, heartbeatIntervalMs: 100, heartbeatTimeoutMs: 5000,
+      rawHeartbeat: { ping: "__hb__", pong: "__hb__" },
+    });
+    const N = 600;
+    const word = (i) => `m${String(i).padStart(4, "0")}${i % 7 === 0 ? "é" : "e"}${i % 11 === 0 ? "😀" : "--"}`;
+    const sent = [];
+    const echoes = [];
+    let refused = 0;
+    let next = 0;
+    const send = () => {
+      if (hf.send("x".repeat(65)) === "rejected") refused++; // too big: refused, freed
+      const w = word(next++);
+      if (hf.send(w) !== "rejected") sent.push(w);
+    };
+    hf.onmessage = (e) => {
+      echoes.push(e.data);
+      if (next < N) send(); // from inside the pump
+      if (next < N && echoes.length % 3 === 0) send();
+    };
+    await hf.ready();
+    for (let i = 0; i < 50; i++) send(); // a burst outside it
+    for (let i = 0; i < 300 && echoes.length < N; i++) await new Promise((r) => setTimeout(r, 20));
+    await new Promise((r) => setTimeout(r, 200));
+    hf.close();
+    return { sent, echoes, refused, n: N };
+  });
+  check(r.out.sent.length === r.out.n && JSON.stringify(r.out.echoes) === JSON.stringify(r.out.sent),
+    `raw mode (JS API): ${r.out.echoes.length} echoes of ${r.out.sent.length} sends, exactly and in order, heartbeat replies swallowed`,
+    { sent: r.out.sent.length, echoes: r.out.echoes.length, firstDiff: r.out.echoes.findIndex((e, i) => e !== r.out.sent[i]) });
+  check(r.out.refused === r.out.n, "raw mode (JS API): every too-big send refused", r.out.refused);
+  check(r.errors.length === 0, "no uncaught page errors", r.errors);
+
   // 6. holdfast/slim: refuses to construct before initHoldfast; a failed load is reported.
   r = await fresh(async (base) => {
     const { Holdfast, initHoldfast } = await import("/pkg/slim.js");

@@ -2,9 +2,41 @@
 
 use crate::core::{ConnId, Input, Payload};
 use crate::web::counts::{bump, Kind};
+use crate::web::text_identity::TextKey;
+use std::cell::RefCell;
 use wasm_bindgen::closure::Closure;
-use wasm_bindgen::JsCast;
+use wasm_bindgen::prelude::wasm_bindgen;
+use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{BinaryType, CloseEvent, Event, MessageEvent, WebSocket};
+
+#[wasm_bindgen]
+extern "C" {
+    /// A `WebSocket` seen as anything with a `send(data)`: web-sys types `send` per argument
+    /// type, and a JS string the page already has needs none of them (no copy out of wasm).
+    type Sender;
+    #[wasm_bindgen(method, catch, js_name = send)]
+    fn send_value(this: &Sender, data: &JsValue) -> Result<(), JsValue>;
+}
+
+thread_local! {
+    /// The text message being handed to the core right now, with the JS string it came from:
+    /// the app's event for it can use that string instead of making it again from the UTF-8
+    /// (`take_received_js`). Set and cleared around one synchronous `Received`.
+    static RECEIVED: RefCell<Option<(TextKey, JsValue)>> = const { RefCell::new(None) };
+}
+
+/// The JS string a received text message came from, if `text` is that message's own allocation
+/// and it is still being delivered (see `text_identity`). Only the JS API asks.
+#[cfg_attr(not(feature = "js"), allow(dead_code))]
+pub(crate) fn take_received_js(text: &str) -> Option<JsValue> {
+    RECEIVED.with(|slot| {
+        let mut slot = slot.borrow_mut();
+        match &*slot {
+            Some((key, _)) if *key == TextKey::of(text) => slot.take().map(|(_, js)| js),
+            _ => None,
+        }
+    })
+}
 
 /// An open or opening WebSocket and its four handlers. Dropping it detaches the handlers, then
 /// closes the socket — so a socket we abandoned can never feed stale events back.
@@ -53,9 +85,19 @@ impl WsTransport {
             if size > max_bytes {
                 return s(Input::Oversized { conn, size });
             }
-            let payload = if let Some(text) = data.as_string() {
-                Payload::Text(text)
-            } else if let Some(buf) = data.dyn_ref::<js_sys::ArrayBuffer>() {
+            if let Some(text) = data.as_string() {
+                let key = TextKey::of(&text);
+                RECEIVED.with(|slot| *slot.borrow_mut() = Some((key, data)));
+                s(Input::Received {
+                    conn,
+                    payload: Payload::Text(text),
+                });
+                // Whatever was not used (not delivered, or delivered later by an outer pump).
+                let unused = RECEIVED.with(|slot| slot.borrow_mut().take());
+                drop(unused);
+                return;
+            }
+            let payload = if let Some(buf) = data.dyn_ref::<js_sys::ArrayBuffer>() {
                 Payload::Binary(js_sys::Uint8Array::new(buf).to_vec())
             } else {
                 // Not reachable with binaryType = arraybuffer; dropped rather than guessed at.
@@ -115,11 +157,12 @@ impl Drop for WsTransport {
     }
 }
 
-/// Sends one message on `ws` now.
-pub(crate) fn send(ws: &WebSocket, payload: &Payload) -> Result<(), String> {
-    match payload {
-        Payload::Text(t) => ws.send_with_str(t),
-        Payload::Binary(b) => ws.send_with_u8_array(b),
+/// Sends one message on `ws` now; `js` is the JS string of a text payload, when the page had it.
+pub(crate) fn send(ws: &WebSocket, payload: &Payload, js: Option<&JsValue>) -> Result<(), String> {
+    match (payload, js) {
+        (Payload::Text(_), Some(js)) => ws.unchecked_ref::<Sender>().send_value(js),
+        (Payload::Text(t), None) => ws.send_with_str(t),
+        (Payload::Binary(b), _) => ws.send_with_u8_array(b),
     }
     .map_err(|e| js_message(&e))
 }
