@@ -234,6 +234,33 @@ try {
   check(r.out.refused === r.out.n, "raw mode (JS API): every too-big send refused", r.out.refused);
   check(r.errors.length === 0, "no uncaught page errors", r.errors);
 
+  // 5d. SEC-7: `__proto__` and `constructor` keys in options are refused as unknown options by
+  // name, and nothing reaches Object.prototype (the engine only reads options, own keys first).
+  r = await fresh(async (base) => {
+    const { Holdfast, initHoldfast } = await import("/pkg/index.js");
+    await initHoldfast();
+    const tries = {
+      proto: JSON.parse('{"__proto__": {"polluted": "yes"}}'),
+      constructor: { constructor: { prototype: { polluted: "yes" } } },
+      protoBeside: JSON.parse('{"transports": ["websocket"], "__proto__": {"heartbeatIntervalMs": 1}}'),
+    };
+    const out = {};
+    for (const [name, options] of Object.entries(tries)) {
+      try {
+        new Holdfast(base + "/holdfast", options).close();
+        out[name] = "accepted";
+      } catch (e) {
+        out[name] = `${e.name}: ${e.message}`;
+      }
+    }
+    out.clean = ({}).polluted === undefined && Object.prototype.polluted === undefined
+      && Object.prototype.heartbeatIntervalMs === undefined;
+    return out;
+  });
+  check(/^TypeError: .*__proto__/.test(r.out.proto) && /^TypeError: .*constructor/.test(r.out.constructor)
+    && /^TypeError: .*__proto__/.test(r.out.protoBeside) && r.out.clean,
+  "SEC-7: __proto__ / constructor option keys refused by name; Object.prototype untouched", r.out);
+
   // 6. holdfast/slim: refuses to construct before initHoldfast; a failed load is reported.
   r = await fresh(async (base) => {
     const { Holdfast, initHoldfast } = await import("/pkg/slim.js");
