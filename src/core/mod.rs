@@ -386,6 +386,26 @@ impl Machine {
         }
     }
 
+    /// Ends the connection `conn` (close 1000 with `reason`) and the probe, and stops every
+    /// timer that belongs to a connection; the disconnected time starts now unless it already
+    /// runs. The caller picks the next state (backoff, paused).
+    fn end_connection(&mut self, now: Instant, conn: ConnId, reason: &str) {
+        self.disconnect(conn, 1000, reason);
+        self.stop_upgrade();
+        for t in [
+            Timer::Connect,
+            Timer::Liveness,
+            Timer::Ping,
+            Timer::Ack,
+            Timer::MinUptime,
+            Timer::Poll,
+            Timer::Post,
+        ] {
+            self.timers.stop(t);
+        }
+        self.disconnected_since.get_or_insert(now);
+    }
+
     /// Records the call time (never going backwards) and handles a gap in which we did not run.
     ///
     /// If no call at all happened for longer than the heartbeat timeout while the page was not
@@ -668,20 +688,7 @@ impl Machine {
                 attempt,
                 ..
             } => {
-                self.disconnect(conn, 1000, &DisconnectReason::PageHidden.message());
-                self.stop_upgrade();
-                for t in [
-                    Timer::Connect,
-                    Timer::Liveness,
-                    Timer::Ping,
-                    Timer::Ack,
-                    Timer::MinUptime,
-                    Timer::Poll,
-                    Timer::Post,
-                ] {
-                    self.timers.stop(t);
-                }
-                self.disconnected_since.get_or_insert(now);
+                self.end_connection(now, conn, &DisconnectReason::PageHidden.message());
                 (transport, attempt)
             }
             State::Backoff { transport, attempt } => {
@@ -1097,20 +1104,7 @@ impl Machine {
             } => (conn, transport, attempt, true),
             State::Idle | State::Backoff { .. } | State::Paused { .. } | State::Closed => return,
         };
-        self.disconnect(conn, 1000, &reason.message());
-        self.stop_upgrade();
-        for t in [
-            Timer::Connect,
-            Timer::Liveness,
-            Timer::Ping,
-            Timer::Ack,
-            Timer::MinUptime,
-            Timer::Poll,
-            Timer::Post,
-        ] {
-            self.timers.stop(t);
-        }
-        self.disconnected_since.get_or_insert(now);
+        self.end_connection(now, conn, &reason.message());
 
         if let DisconnectReason::Failed(TransportError::Http {
             status: status @ (401 | 403),
