@@ -247,28 +247,12 @@ fn perform(shared: &Rc<Shared>, action: Action) {
             UrlSource::Function(f) => resolve_url(shared, conn, transport, hello, f),
             UrlSource::Rust(f) => super::builder::resolve_url_fn(shared, conn, transport, hello, f),
         },
-        Action::Send { conn, payload } => match handle(shared, conn) {
-            Some(Handle::Ws(ws)) => {
-                let js = sent_js(shared, &payload);
-                if let Err(msg) = ws_send(&ws, &payload, js.as_ref()) {
-                    enqueue(
-                        shared,
-                        Input::Failed {
-                            conn,
-                            error: TransportError::Network(msg),
-                        },
-                    );
-                }
-            }
-            Some(Handle::Http(http)) => {
-                let body = match payload {
-                    Payload::Binary(b) => b,
-                    Payload::Text(t) => t.into_bytes(),
-                };
-                http.post(&session_id(shared), body);
-            }
-            None => {}
-        },
+        Action::Send { conn, payload } => {
+            // Matched whatever the transport, so a recorded send is consumed by its own action
+            // even if it goes nowhere: an entry must never outlive its allocation.
+            let js = sent_js(shared, &payload);
+            send_on(shared, conn, payload, js)
+        }
         Action::Poll { conn, cursor } => {
             if let Some(Handle::Http(http)) = handle(shared, conn) {
                 http.poll(&session_id(shared), cursor);
@@ -289,6 +273,31 @@ fn perform(shared: &Rc<Shared>, action: Action) {
                 None => {}
             }
         }
+    }
+}
+
+/// Performs `Action::Send` on the live transport for `conn` (`js`: the page's string for a text).
+fn send_on(shared: &Rc<Shared>, conn: ConnId, payload: Payload, js: Option<JsValue>) {
+    match handle(shared, conn) {
+        Some(Handle::Ws(ws)) => {
+            if let Err(msg) = ws_send(&ws, &payload, js.as_ref()) {
+                enqueue(
+                    shared,
+                    Input::Failed {
+                        conn,
+                        error: TransportError::Network(msg),
+                    },
+                );
+            }
+        }
+        Some(Handle::Http(http)) => {
+            let body = match payload {
+                Payload::Binary(b) => b,
+                Payload::Text(t) => t.into_bytes(),
+            };
+            http.post(&session_id(shared), body);
+        }
+        None => {}
     }
 }
 
