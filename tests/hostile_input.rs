@@ -10,7 +10,7 @@ use holdfast::config::{Config, TransportKind};
 use holdfast::core::DisconnectReason;
 use holdfast::core::{ClientError, Event, Input, Payload, State};
 use holdfast::protocol::{encode_batch, DecodeError, Frame, MAX_SEQ};
-use sim::{fast, opened, welcome, Sim};
+use sim::{fast, open_poll, opened, Sim};
 
 fn data(seq: u64, text: &str) -> Frame {
     Frame::Text {
@@ -81,15 +81,10 @@ fn poll_count(s: &Sim) -> usize {
         .count()
 }
 
-fn open_poll(s: &mut Sim) -> holdfast::core::ConnId {
+/// Connects and opens a polling connection (`sim::open_poll`).
+fn connect_poll(s: &mut Sim) -> holdfast::core::ConnId {
     s.input(Input::Connect);
-    let conn = s.last_conn();
-    s.input(Input::Opened { conn });
-    s.input(Input::Polled {
-        conn,
-        body: encode_batch(&[welcome()]),
-    });
-    conn
+    open_poll(s)
 }
 
 #[test]
@@ -97,7 +92,7 @@ fn held_polls_answered_at_once_with_nothing_are_paced_by_the_poll_interval() {
     // An empty batch (or a 504, which the glue reports as one), and a body that is no batch.
     for nothing in [vec![], b"<html>502 Bad Gateway</html>".to_vec()] {
         let mut s = Sim::new(long_polling());
-        let conn = open_poll(&mut s);
+        let conn = connect_poll(&mut s);
         assert_eq!(poll_count(&s), 1);
         // 2 s of instant answers: one poll per interval, not one per round trip.
         for _ in 0..200 {
@@ -115,7 +110,7 @@ fn held_polls_answered_at_once_with_nothing_are_paced_by_the_poll_interval() {
 #[test]
 fn held_polls_with_frames_or_a_long_hold_are_followed_at_once() {
     let mut s = Sim::new(long_polling());
-    let conn = open_poll(&mut s);
+    let conn = connect_poll(&mut s);
     // Data: at once, even instantly.
     s.input(Input::Polled {
         conn,

@@ -11,7 +11,7 @@ use holdfast::core::{Action, ConnId, DisconnectReason, Event, Input, Payload, St
 use holdfast::protocol::{
     self, encode_base64, encode_batch, split_batch, Decoded, Frame, Limits, ResumeOutcome,
 };
-use sim::{fast, welcome, Sim};
+use sim::{fast, open_poll, welcome, Sim};
 use TransportKind::*;
 
 fn chain(kinds: &[TransportKind]) -> Config {
@@ -84,17 +84,6 @@ fn sse_event(s: &mut Sim, conn: ConnId, frame: &Frame) {
         conn,
         payload: Payload::Text(encode_base64(&protocol::encode(frame))),
     });
-}
-
-/// Opens a polling connection: the poll-open POST answered with a batch holding WELCOME.
-fn open_poll(s: &mut Sim) -> ConnId {
-    let conn = s.last_conn();
-    s.input(Input::Opened { conn });
-    s.input(Input::Polled {
-        conn,
-        body: encode_batch(&[welcome()]),
-    });
-    conn
 }
 
 #[test]

@@ -938,10 +938,7 @@ impl Answer {
                 HeaderValue::from_static("*"),
             );
         }
-        headers.insert(
-            header::CACHE_CONTROL,
-            HeaderValue::from_static("no-cache, no-store, no-transform"),
-        );
+        crate::http::no_cache(&mut headers);
         let state = (
             VecDeque::from(self.chunks),
             self.tail,

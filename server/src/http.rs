@@ -77,7 +77,7 @@ pub(crate) async fn guard(State(shared): State<Arc<Shared>>, req: Request, next:
 }
 
 /// `Cache-Control: no-cache, no-store, no-transform`, unless the answer chose its own.
-fn no_cache(headers: &mut HeaderMap) {
+pub(crate) fn no_cache(headers: &mut HeaderMap) {
     headers
         .entry(header::CACHE_CONTROL)
         .or_insert(HeaderValue::from_static(NO_CACHE));

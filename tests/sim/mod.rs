@@ -334,6 +334,19 @@ pub fn welcome() -> Frame {
     })
 }
 
+/// Opens the polling connection just attempted: the poll-open POST answered with a batch
+/// holding WELCOME.
+#[allow(dead_code)] // not every test binary that includes `sim` polls
+pub fn open_poll(s: &mut Sim) -> ConnId {
+    let conn = s.last_conn();
+    s.input(Input::Opened { conn });
+    s.input(Input::Polled {
+        conn,
+        body: protocol::encode_batch(&[welcome()]),
+    });
+    conn
+}
+
 /// The default config on a WebSocket-only chain: the sim's links behave like WebSockets.
 pub fn ws_only() -> Config {
     Config {
