@@ -34,6 +34,10 @@ command -v chromedriver >/dev/null 2>&1 || need_apt+=(chromium-driver)
 command -v firefox-esr >/dev/null 2>&1 || need_apt+=(firefox-esr)
 # brotli: the package's size is reported gzip -9 and brotli (scripts/pkg.sh).
 command -v brotli >/dev/null 2>&1 || need_apt+=(brotli)
+# redis-server and haproxy: the two-node cluster harness (scripts/with-cluster.sh); only the
+# binaries are used, never the system services.
+command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)
+[ -x /usr/sbin/haproxy ] || command -v haproxy >/dev/null 2>&1 || need_apt+=(haproxy)
 if [ ${#need_apt[@]} -gt 0 ]; then
   log "apt-get install ${need_apt[*]}"
   export DEBIAN_FRONTEND=noninteractive
