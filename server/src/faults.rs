@@ -323,6 +323,8 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
             get(gateway_timeout).post(gateway_timeout),
         )
         .route("/_fault/restart", get(restart).post(restart))
+        .route("/_fault/crash", get(crash).post(crash))
+        .route("/_fault/store-outage", get(store_outage).post(store_outage))
         .route("/_fault/stats", get(stats))
         .layer(CorsLayer::permissive())
 }
@@ -368,6 +370,26 @@ async fn gateway_timeout(State(shared): State<Arc<Shared>>, RawQuery(query): Raw
 async fn restart(State(shared): State<Arc<Shared>>) -> &'static str {
     crate::lifecycle::restart(&shared).await;
     "ok"
+}
+
+/// `/_fault/crash`: the process exits at once, as a node that dies would (its sockets are closed
+/// by the OS, nothing is written anywhere). The cluster tests restart it from outside.
+async fn crash() -> &'static str {
+    tokio::spawn(async {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        std::process::exit(70);
+    });
+    "ok"
+}
+
+/// `/_fault/store-outage`: a shared session store goes away (Redis: `SHUTDOWN NOSAVE`; the
+/// cluster harness starts it again). `404` without a shared store.
+async fn store_outage(State(shared): State<Arc<Shared>>) -> Response {
+    if shared.hub.store().fault_outage().await {
+        "ok".into_response()
+    } else {
+        (StatusCode::NOT_FOUND, "no shared store").into_response()
+    }
 }
 
 async fn stats(State(shared): State<Arc<Shared>>) -> Response {

@@ -104,6 +104,17 @@ pub(crate) fn gone() -> Response {
     (StatusCode::GONE, "no live HTTP attachment for this session").into_response()
 }
 
+/// `503` with `Retry-After: 1`: a shared session store (or the node holding the session) cannot
+/// be reached now. The client tries again later and resumes; nothing was taken from the request.
+pub(crate) fn try_later(e: &crate::store::StoreError) -> Response {
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        [(header::RETRY_AFTER, "1")],
+        e.to_string(),
+    )
+        .into_response()
+}
+
 /// `200` with a batch body.
 pub(crate) fn batch(body: impl Into<Bytes>) -> Response {
     (

@@ -61,16 +61,25 @@ impl Hub {
     /// refused and the session ends with CLOSE 1013; `Err(Ended)` if it is ending.
     pub fn send(&self, session: &str, msg: Message) -> Result<(), SendError> {
         let entry = self.store.get(session).ok_or(SendError::UnknownSession)?;
-        send_to(&entry, msg)
+        send_to(&self.store, &entry, msg)
     }
 
     /// Sends `msg` to every live session (attached or waiting for a resume); returns how many
     /// accepted it.
+    ///
+    /// With a shared store (several nodes), the message also goes to every other node, which
+    /// sends it to the sessions it holds; the count is this node's.
     pub fn broadcast(&self, msg: Message) -> usize {
+        self.store.publish(&msg);
+        self.broadcast_here(msg)
+    }
+
+    /// Sends `msg` to every session this node holds; returns how many accepted it.
+    pub(crate) fn broadcast_here(&self, msg: Message) -> usize {
         self.store
             .all()
             .iter()
-            .filter(|entry| send_to(entry, msg.clone()).is_ok())
+            .filter(|entry| send_to(&self.store, entry, msg.clone()).is_ok())
             .count()
     }
 
@@ -115,12 +124,17 @@ impl Hub {
 }
 
 /// Records `msg` in `entry`'s session and wakes whoever must act on it.
-fn send_to(entry: &SessionEntry, msg: Message) -> Result<(), SendError> {
+fn send_to(
+    store: &Arc<dyn SessionStore>,
+    entry: &SessionEntry,
+    msg: Message,
+) -> Result<(), SendError> {
     let mut locked = entry.lock();
     let result = locked.send(clock::now(), msg);
     // Attached: the connection has a frame to write. Ended: the owner runs `on_close`.
-    // Detached and accepted: the message waits in the log, nobody needs waking.
-    if !matches!(locked.state(), SessionState::Detached { .. }) {
+    // Detached and accepted: the message waits in the log; only a shared store's TTL watch
+    // needs waking (it writes the message to the store).
+    if store.is_shared() || !matches!(locked.state(), SessionState::Detached { .. }) {
         locked.wake_owner();
     }
     result.map(drop)

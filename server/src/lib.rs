@@ -81,6 +81,8 @@ pub mod message;
 pub mod origin;
 mod poll;
 mod raw;
+pub mod redis_store;
+mod remote;
 mod send;
 pub mod session;
 mod sse;
@@ -127,8 +129,9 @@ pub use hub::Hub;
 pub use listener::serve;
 pub use message::{Message, SessionId};
 pub use origin::OriginPolicy;
+pub use redis_store::RedisStore;
 pub use session::{Output, SendError, ServerSession, SessionConfig, SessionState};
-pub use store::{MemoryStore, SessionEntry, SessionStore, StoreFull};
+pub use store::{MemoryStore, SessionEntry, SessionStore, StoreError, StoreFull};
 
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -336,6 +339,7 @@ pub fn router_with_store(
         posts: AtomicU64::new(0),
         poll_overlaps: AtomicU64::new(0),
     });
+    shared.hub.store().serve_remote(remote::handler(&shared));
     let mut routes = Router::new()
         .route(&format!("{base}/ws"), get(ws::handler))
         .route(&format!("{base}/raw"), get(raw::handler))

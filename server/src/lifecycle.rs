@@ -11,17 +11,22 @@
 
 use crate::clock;
 use crate::message::Message;
-use crate::session::{Output, ServerSession, SessionConfig, SessionState};
-use crate::store::{SessionEntry, StoreFull};
+use crate::session::{welcome, Output, ServerSession, SessionConfig, SessionState};
+use crate::store::{Delivery, Persisted, RemoteReply, SessionEntry, StoreError, StoreFull};
 use crate::Shared;
 use holdfast::core::Instant;
-use holdfast::protocol::{CloseFrame, ErrorCode, ErrorFrame, Frame, Hello, VERSION};
+use holdfast::protocol::{CloseFrame, ErrorCode, ErrorFrame, Frame, Hello, ResumeOutcome, VERSION};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use tokio::sync::Notify;
 
 /// The retry hint sent with ERROR 5 when the store is full.
 const STORE_FULL_RETRY_AFTER_MS: u64 = 1_000;
+/// The retry hint sent with ERROR 5 when a shared store cannot be reached.
+const STORE_DOWN_RETRY_AFTER_MS: u64 = 1_000;
+/// The transport close of a connection whose session could not be persisted: try again later
+/// (a transport close, not a protocol CLOSE: the session goes on, the client resumes it).
+const STORE_DOWN: (u16, &str) = (1013, "session store unavailable");
 /// How sessions end when `/_fault/restart` forgets them.
 const RESTART: (u16, &str) = (1012, "server restart");
 
@@ -96,8 +101,9 @@ impl Refusal {
 /// The handshake of every transport once HELLO is in: refuses a version range without v1
 /// (ERROR 2, CLOSE 1002) and a full store (ERROR 5 with a retry hint, CLOSE 1013); otherwise
 /// attaches (see [`attach`]) and counts the handshake. The WELCOME comes out of the first
-/// [`Attachment::step`]; call [`Attachment::welcomed`] once it is written.
-pub(crate) fn open(shared: &Arc<Shared>, hello: &Hello) -> Result<Attachment, Refusal> {
+/// [`Attachment::step`]; call [`Attachment::welcomed`] once it is written. With a shared store
+/// that cannot be reached: ERROR 5 with a retry hint, CLOSE 1013.
+pub(crate) async fn open(shared: &Arc<Shared>, hello: &Hello) -> Result<Attachment, Refusal> {
     check_version(hello)?;
     if hello.probe {
         // Probes exist for moving a session up to WebSocket; an HTTP route must never mistake
@@ -110,15 +116,24 @@ pub(crate) fn open(shared: &Arc<Shared>, hello: &Hello) -> Result<Attachment, Re
             "unexpected probe",
         ));
     }
-    let attachment = attach(shared, hello).map_err(|full| {
-        Refusal::new(
-            ErrorCode::TryLater,
-            full.to_string(),
-            STORE_FULL_RETRY_AFTER_MS,
-            1013,
-            "too many sessions",
-        )
-    })?;
+    let attachment = attach(shared, hello)
+        .await
+        .map_err(|refused| match refused {
+            Refused::Full(full) => Refusal::new(
+                ErrorCode::TryLater,
+                full.to_string(),
+                STORE_FULL_RETRY_AFTER_MS,
+                1013,
+                "too many sessions",
+            ),
+            Refused::Store(e) => Refusal::new(
+                ErrorCode::TryLater,
+                e.to_string(),
+                STORE_DOWN_RETRY_AFTER_MS,
+                STORE_DOWN.0,
+                STORE_DOWN.1,
+            ),
+        })?;
     shared.handshakes.fetch_add(1, Ordering::Relaxed);
     Ok(attachment)
 }
@@ -139,31 +154,64 @@ fn check_version(hello: &Hello) -> Result<(), Refusal> {
 /// Answers a probe HELLO (PROTOCOL.md §4): the WELCOME of the live session it names, without
 /// attaching — delivery stays on the session's current connection until a plain HELLO on the
 /// probing connection takes it over. A probe for no live session is refused (ERROR 3, CLOSE
-/// 1000): there is nothing to move.
-pub(crate) fn probe(shared: &Shared, hello: &Hello) -> Result<Frame, Refusal> {
+/// 1000): there is nothing to move. A session another node holds is answered from the shared
+/// store (it moves here only with the plain HELLO).
+pub(crate) async fn probe(shared: &Shared, hello: &Hello) -> Result<Frame, Refusal> {
     check_version(hello)?;
-    hello
-        .session
-        .as_deref()
-        .and_then(|id| shared.hub.store().get(id))
-        .and_then(|entry| entry.lock().probe_welcome())
-        .map(Frame::Welcome)
-        .ok_or_else(|| {
-            Refusal::new(
-                ErrorCode::SessionUnknown,
-                "no live session to probe",
-                0,
-                1000,
-                "probe: no session",
-            )
-        })
+    let unknown = || {
+        Refusal::new(
+            ErrorCode::SessionUnknown,
+            "no live session to probe",
+            0,
+            1000,
+            "probe: no session",
+        )
+    };
+    let Some(id) = hello.session.as_deref() else {
+        return Err(unknown());
+    };
+    let store = shared.hub.store();
+    if let Some(entry) = store.get(id) {
+        return entry
+            .lock()
+            .probe_welcome()
+            .map(Frame::Welcome)
+            .ok_or_else(unknown);
+    }
+    match store.peek(id).await {
+        Ok(Some(ack)) => {
+            let config = SessionConfig::from_server(&shared.config);
+            Ok(Frame::Welcome(welcome(
+                id,
+                &config,
+                ResumeOutcome::Resumed,
+                ack,
+            )))
+        }
+        Ok(None) => Err(unknown()),
+        Err(e) => Err(Refusal::new(
+            ErrorCode::TryLater,
+            e.to_string(),
+            STORE_DOWN_RETRY_AFTER_MS,
+            STORE_DOWN.0,
+            STORE_DOWN.1,
+        )),
+    }
+}
+
+/// Why a handshake could not attach.
+enum Refused {
+    Full(StoreFull),
+    Store(StoreError),
 }
 
 /// Attaches a connection that sent `hello` (version already checked): to the session it names
 /// if that is alive, else to a new session (WELCOME `resume` = failed if it asked for one). The
-/// WELCOME and any resent frames come out of the first [`Attachment::step`].
-fn attach(shared: &Arc<Shared>, hello: &Hello) -> Result<Attachment, StoreFull> {
+/// WELCOME and any resent frames come out of the first [`Attachment::step`]. A session another
+/// node holds is claimed first (see [`crate::SessionStore::claim`]).
+async fn attach(shared: &Arc<Shared>, hello: &Hello) -> Result<Attachment, Refused> {
     let store = shared.hub.store();
+    let config = SessionConfig::from_server(&shared.config);
     let attach_to = |entry: Arc<SessionEntry>| -> Option<Attachment> {
         let wake = Arc::new(Notify::new());
         let number = {
@@ -185,21 +233,69 @@ fn attach(shared: &Arc<Shared>, hello: &Hello) -> Result<Attachment, StoreFull> 
             released: false,
         })
     };
-    if let Some(resumed) = hello
-        .session
-        .as_deref()
-        .and_then(|id| store.get(id))
-        .and_then(attach_to)
-    {
-        return Ok(resumed);
+    if let Some(id) = hello.session.as_deref() {
+        let claimed = store
+            .claim(id, &config, clock::now())
+            .await
+            .map_err(Refused::Store)?;
+        if let Some(resumed) = claimed.and_then(attach_to) {
+            return Ok(resumed);
+        }
     }
-    let entry = store.create(SessionConfig::from_server(&shared.config), clock::now())?;
+    let entry = store.create(config, clock::now()).map_err(Refused::Full)?;
     // Only a broadcast overflowing a tiny log in the instant before the attach could have ended
     // it; it never opened, so it goes without `on_close`.
     attach_to(Arc::clone(&entry)).ok_or_else(|| {
         store.remove(entry.id());
-        StoreFull
+        Refused::Full(StoreFull)
     })
+}
+
+/// How often an unchanged session's shared record is written anyway, to renew its expiry.
+fn refresh_every(shared: &Shared) -> std::time::Duration {
+    std::time::Duration::from_millis((shared.config.session_ttl_ms / 3).max(1))
+}
+
+/// Shared stores: records what changed in `entry`'s session since the last write (see
+/// [`crate::SessionStore::persist`]), handing it to node `hand_to` if given. Call with the
+/// delivery guard held (it serializes one session's writes) and before what the change produced
+/// reaches the client. Nothing to do for a store that is not shared.
+async fn persist(
+    shared: &Shared,
+    entry: &SessionEntry,
+    delivery: &mut Delivery,
+    hand_to: Option<&str>,
+) -> Result<(), StoreError> {
+    let store = shared.hub.store();
+    if !store.is_shared() {
+        return Ok(());
+    }
+    let after = delivery.persisted.as_ref().map_or(0, |p| p.last_out);
+    let state = entry.lock().durable(after);
+    let record = Persisted {
+        last_out: state.last_out,
+        inbound: state.inbound,
+        attachment: state.attachment,
+        log_start: state.log_start,
+        ended: state.ended.is_some(),
+        opened: delivery.opened,
+        at: std::time::Instant::now(),
+    };
+    let unchanged = delivery.persisted.as_ref().is_some_and(|p| {
+        Persisted {
+            at: p.at,
+            ..record.clone()
+        } == *p
+            && p.at.elapsed() < refresh_every(shared)
+    });
+    if unchanged && hand_to.is_none() {
+        return Ok(());
+    }
+    store
+        .persist(entry.id(), state, delivery.opened, hand_to)
+        .await?;
+    delivery.persisted = Some(record);
+    Ok(())
 }
 
 impl Attachment {
@@ -255,7 +351,36 @@ impl Attachment {
                 app.on_message(hub, id, msg);
             }
         }
+        // After the app: what it sent in reply is in the log and recorded with the inbound
+        // position that caused it, so a node taking over neither repeats nor loses it.
+        if let Err(e) = persist(&self.shared, &self.entry, &mut delivery, None).await {
+            return self.store_failed(e);
+        }
         Some(step)
+    }
+
+    /// A shared store refused or failed a write: nothing of this step may reach the client.
+    /// Another node holds the session now → this copy is dropped and the connection stops
+    /// (`None`, as superseded). The store is unreachable → the connection is told to try later
+    /// (ERROR 5 with a hint, then a transport close 1013) and the session stays here, detached:
+    /// everything not written is still in its memory, so nothing is lost.
+    fn store_failed(&self, e: StoreError) -> Option<Step> {
+        match e {
+            StoreError::NotOwner => {
+                self.entry.lock().hand_off(clock::now());
+                self.shared.hub.store().remove(self.entry.id());
+                None
+            }
+            StoreError::Unavailable(why) => Some(Step {
+                frames: vec![Frame::Error(ErrorFrame {
+                    code: ErrorCode::TryLater,
+                    message: why,
+                    retry_after_ms: STORE_DOWN_RETRY_AFTER_MS,
+                })],
+                disconnect: Some((STORE_DOWN.0, STORE_DOWN.1.to_owned())),
+                deadline: None,
+            }),
+        }
     }
 
     /// The first WELCOME of a new session was written: `on_open`, once per session.
@@ -264,6 +389,9 @@ impl Attachment {
         if !delivery.opened {
             delivery.opened = true;
             self.shared.app.on_open(&self.shared.hub, self.entry.id());
+            // Recorded at the next step's write if this one fails: at worst another node runs
+            // `on_open` again.
+            let _ = persist(&self.shared, &self.entry, &mut delivery, None).await;
         }
     }
 
@@ -342,6 +470,17 @@ async fn watch_detached(
                 _ => return,
             }
         };
+        if deadline.is_some() {
+            // A message sent to the detached session is written now, not at the next resume
+            // (a failure is retried at the next wake-up or at hand-over).
+            let mut delivery = entry.delivery().await;
+            if let Err(StoreError::NotOwner) = persist(&shared, &entry, &mut delivery, None).await {
+                drop(delivery);
+                entry.lock().hand_off(clock::now());
+                shared.hub.store().remove(entry.id());
+                return;
+            }
+        }
         match deadline {
             None => return finish(&shared, &entry).await,
             Some(at) => {
@@ -357,9 +496,11 @@ async fn watch_detached(
 /// A session ended: the one caller that removes it from the store runs `on_close` (after any
 /// delivery still in progress), if `on_open` ran.
 async fn finish(shared: &Shared, entry: &SessionEntry) {
-    if shared.hub.store().remove(entry.id()).is_none() {
+    let store = shared.hub.store();
+    if store.remove(entry.id()).is_none() {
         return;
     }
+    store.forget(entry.id()).await;
     let delivery = entry.delivery().await;
     if delivery.opened {
         shared.app.on_close(&shared.hub, entry.id());
@@ -377,9 +518,46 @@ pub(crate) async fn restart(shared: &Shared) {
         session.wake_owner();
     }
     for entry in entries {
+        shared.hub.store().forget(entry.id()).await;
         let delivery = entry.delivery().await;
         if delivery.opened {
             shared.app.on_close(&shared.hub, entry.id());
+        }
+    }
+}
+
+/// Another node has a handshake for session `id` (a shared store's release request): if it is
+/// here, its connection is superseded and it is written with ownership passed to node `to`, in
+/// one step, then dropped here without `on_close` (the session lives on there). `Gone`: not
+/// here. `Busy`: the write failed; the session stays here, detached, under its TTL watch.
+pub(crate) async fn hand_over(shared: &Arc<Shared>, id: &str, to: &str) -> RemoteReply {
+    let store = shared.hub.store();
+    let Some(entry) = store.get(id) else {
+        return RemoteReply::Gone;
+    };
+    // Waits for a step in progress: its frames are written before the hand-over.
+    let mut delivery = entry.delivery().await;
+    let epoch = {
+        let mut session = entry.lock();
+        if matches!(session.state(), SessionState::Ended { .. }) {
+            return RemoteReply::Gone;
+        }
+        session.hand_off(clock::now());
+        // Wakes the connection (or TTL watch): it finds itself superseded and stops.
+        session.wake_owner();
+        session.attachment()
+    };
+    match persist(shared, &entry, &mut delivery, Some(to)).await {
+        Ok(()) => {
+            store.remove(id);
+            RemoteReply::Done
+        }
+        Err(_) => {
+            drop(delivery);
+            let wake = Arc::new(Notify::new());
+            entry.lock().set_owner(Arc::clone(&wake));
+            spawn(watch_detached(Arc::clone(shared), entry, epoch, wake));
+            RemoteReply::Busy
         }
     }
 }

@@ -4,11 +4,14 @@
 //! holdfast-server [--host 127.0.0.1] [--port 8080] [--test-profile] [--faults]
 //!                 [--www DIR] [--pkg DIR] [--base-path /holdfast] [--session-ttl-ms N]
 //!                 [--poll-hold-ms N] [--allow-origin ORIGIN]... [--allow-any-origin] [--bench]
+//!                 [--redis URL [--node-name NAME]]
 //! ```
 //!
 //! After binding it prints exactly one line, `listening on http://HOST:PORT`, to stdout.
 
-use holdfast_server::{router, serve, DemoApp, OriginPolicy, ServerConfig};
+use holdfast_server::{
+    router, router_with_store, serve, DemoApp, OriginPolicy, RedisStore, ServerConfig,
+};
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -34,12 +37,18 @@ usage: holdfast-server [options]
   --allow-origin ORIGIN  allow this page origin to use the protocol endpoints (repeatable)
   --allow-any-origin     allow every origin
                          (default: loopback origins only, http://127.0.0.1:* and http://localhost:*)
+  --redis URL            keep sessions in Redis (redis://HOST:PORT/), shared with every node
+                         started with the same URL: any node serves any request, no sticky
+                         sessions (default: in this process's memory)
+  --node-name NAME       this node's name in Redis and its logs (default node)
   -h, --help             this help";
 
 struct Args {
     host: String,
     port: u16,
     config: ServerConfig,
+    redis: Option<String>,
+    node_name: String,
 }
 
 fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Args>, String> {
@@ -55,6 +64,8 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Args>, St
     let mut poll_hold_ms = None;
     let mut origins = Vec::new();
     let mut any_origin = false;
+    let mut redis = None;
+    let mut node_name = "node".to_owned();
     while let Some(arg) = args.next() {
         let mut value = |name: &str| args.next().ok_or_else(|| format!("{name} needs a value"));
         match arg.as_str() {
@@ -73,6 +84,8 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Args>, St
             "--poll-hold-ms" => poll_hold_ms = Some(millis(&arg, value(&arg)?)?),
             "--allow-origin" => origins.push(value("--allow-origin")?),
             "--allow-any-origin" => any_origin = true,
+            "--redis" => redis = Some(value("--redis")?),
+            "--node-name" => node_name = value("--node-name")?,
             "-h" | "--help" => return Ok(None),
             other => return Err(format!("unknown argument: {other}")),
         }
@@ -102,7 +115,13 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Args>, St
     } else {
         OriginPolicy::Loopback
     };
-    Ok(Some(Args { host, port, config }))
+    Ok(Some(Args {
+        host,
+        port,
+        config,
+        redis,
+        node_name,
+    }))
 }
 
 /// A whole number of milliseconds given to `flag`.
@@ -140,7 +159,20 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let (app, handle) = router(args.config, Arc::new(DemoApp::new()));
+    let app = Arc::new(DemoApp::new());
+    let (app, handle) = match &args.redis {
+        None => router(args.config, app),
+        Some(url) => match RedisStore::connect(url, &args.node_name, &args.config).await {
+            Ok(store) => {
+                let _ = writeln!(std::io::stderr(), "node {} on {url}", store.node());
+                router_with_store(args.config, app, Arc::new(store))
+            }
+            Err(e) => {
+                eprintln!("holdfast-server: {e}");
+                return ExitCode::from(2);
+            }
+        },
+    };
     let mut stdout = std::io::stdout();
     let _ = writeln!(stdout, "listening on http://{addr}");
     let _ = stdout.flush();

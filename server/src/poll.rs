@@ -9,8 +9,11 @@
 //! `gateway-timeout` answers `504`, each after its time. Whatever its frames were, the next poll's cursor brings the data back.
 
 use crate::faults::{FaultEvent, FaultWatch};
-use crate::http::{bad_request, batch, cut, gone, kill, query_param, read_body, Cut, Kill};
+use crate::http::{
+    bad_request, batch, cut, gone, kill, query_param, read_body, try_later, Cut, Kill,
+};
 use crate::link::{self, until, Downstream, Kind, Request};
+use crate::store::{RemoteReply, RemoteRequest};
 use crate::{lifecycle, Shared};
 use axum::body::{Body, Bytes};
 use axum::extract::{RawQuery, State};
@@ -49,7 +52,7 @@ pub(crate) async fn open(
         hold: false,
         reply,
     };
-    match lifecycle::open(&shared, &hello) {
+    match lifecycle::open(&shared, &hello).await {
         Ok(attachment) => link::spawn(&shared, attachment, Downstream::Poll, faults, Some(first)),
         Err(refusal) => return batch(encode_batch(&refusal.frames())),
     }
@@ -92,7 +95,13 @@ async fn answer_poll(
     };
     let hold = query_param(query, "hold") != Some("0");
     let Some(link) = shared.links.sender(session, Some(Kind::Poll)) else {
-        return gone();
+        // Another node may hold the session (a shared store): it answers for it.
+        let request = RemoteRequest::Poll { cursor, hold };
+        return match shared.hub.store().forward(session, request).await {
+            Ok(RemoteReply::Batch(body)) => batch(body),
+            Ok(_) => gone(),
+            Err(e) => try_later(&e),
+        };
     };
     let (reply, answer) = oneshot::channel();
     let request = Request::Poll {

@@ -3,8 +3,9 @@
 //! HTTP link (`link.rs`), which feeds them to the session like WebSocket messages — a frame that
 //! does not decode is answered with ERROR on the downstream, as over WebSocket.
 
-use crate::http::{bad_batch, gone, query_param, read_body};
+use crate::http::{bad_batch, gone, query_param, read_body, try_later};
 use crate::link::Request;
+use crate::store::{RemoteReply, RemoteRequest};
 use crate::Shared;
 use axum::body::Body;
 use axum::extract::{RawQuery, State};
@@ -44,9 +45,21 @@ async fn deliver(
         Ok(frames) => frames.into_iter().map(|f| body.slice_ref(f)).collect(),
         Err(e) => return bad_batch(format!("bad batch: {e}")),
     };
-    let Some(link) = query_param(query, "session").and_then(|id| shared.links.sender(id, None))
-    else {
+    let Some(id) = query_param(query, "session") else {
         return gone();
+    };
+    let Some(link) = shared.links.sender(id, None) else {
+        // Another node may hold the session (a shared store): it answers for it.
+        return match shared
+            .hub
+            .store()
+            .forward(id, RemoteRequest::Send(body.to_vec()))
+            .await
+        {
+            Ok(RemoteReply::Done) => StatusCode::NO_CONTENT.into_response(),
+            Ok(_) => gone(),
+            Err(e) => try_later(&e),
+        };
     };
     let (reply, handed) = oneshot::channel();
     if link.send(Request::Send { frames, reply }).await.is_err() {

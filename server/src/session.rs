@@ -140,6 +140,41 @@ impl fmt::Display for SendError {
 
 impl std::error::Error for SendError {}
 
+/// What a shared store keeps of a session between nodes (see [`ServerSession::durable`] and
+/// [`ServerSession::restore`]). Timers are not kept: they restart on the node that restores it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Durable {
+    /// The last seq given to an outbound data frame.
+    pub last_out: u64,
+    /// The highest client seq delivered in order (WELCOME's `ack`).
+    pub inbound: u64,
+    /// The last attachment number handed out.
+    pub attachment: u64,
+    /// The lowest seq still in the outbound log (`last_out + 1` when it is empty): everything
+    /// below was acknowledged and may be forgotten.
+    pub log_start: u64,
+    /// Logged messages by seq, in order (all of them, or only the new ones: see
+    /// [`ServerSession::durable`]).
+    pub log: Vec<(u64, Message)>,
+    /// `Some` once the session has ended, with its code and reason.
+    pub ended: Option<(u16, String)>,
+}
+
+/// The WELCOME of session `id` with `config`: `resume` as given, `ack` = the highest client
+/// seq delivered in order. Also what a node answers a probe with for a session another node
+/// holds.
+pub fn welcome(id: &str, config: &SessionConfig, resume: ResumeOutcome, ack: u64) -> Welcome {
+    Welcome {
+        version: VERSION,
+        session: id.to_owned(),
+        resume,
+        ack,
+        ping_interval_ms: config.ping_interval_ms,
+        idle_timeout_ms: config.idle_timeout_ms,
+        max_message_bytes: u64::try_from(config.max_message_bytes).unwrap_or(u64::MAX),
+    }
+}
+
 /// A data frame kept until the client acknowledges it.
 #[derive(Debug, Clone)]
 struct Logged {
@@ -223,6 +258,65 @@ impl ServerSession {
     pub fn starting_at_seq(mut self, last_seq: u64) -> Self {
         self.last_out = last_seq;
         self
+    }
+
+    /// A session restored from what a shared store kept of it ([`ServerSession::durable`] on
+    /// the node that had it): detached since `now` (its TTL restarts here), with its sequence
+    /// counters, inbound position and outbound log. Call when a node takes a session over.
+    pub fn restore(id: SessionId, config: SessionConfig, now: Instant, state: Durable) -> Self {
+        let mut session = ServerSession::new(id, config, now);
+        session.attachment = state.attachment;
+        session.last_out = state.last_out;
+        session.inbound = Receiver::resumed(state.inbound);
+        for (seq, msg) in state.log {
+            if seq >= state.log_start && seq <= state.last_out {
+                session.log_bytes = session.log_bytes.saturating_add(msg.len());
+                session.log.push_back(Logged { seq, msg });
+            }
+        }
+        if let Some((code, reason)) = state.ended {
+            session.log.clear();
+            session.log_bytes = 0;
+            session.state = SessionState::Ended { code, reason };
+        }
+        session
+    }
+
+    /// What a shared store must keep so another node can [`restore`](ServerSession::restore)
+    /// the session: the counters, the inbound position, and the logged messages with a seq
+    /// above `after` (what was kept before is still kept, unless acknowledged since: entries
+    /// below `log_start` are gone). Call after every change that reaches the client.
+    pub fn durable(&self, after: u64) -> Durable {
+        Durable {
+            last_out: self.last_out,
+            inbound: self.inbound.last,
+            attachment: self.attachment,
+            log_start: self
+                .log
+                .front()
+                .map_or(self.last_out.saturating_add(1), |entry| entry.seq),
+            log: self
+                .log
+                .iter()
+                .filter(|entry| entry.seq > after)
+                .map(|entry| (entry.seq, entry.msg.clone()))
+                .collect(),
+            ended: match &self.state {
+                SessionState::Ended { code, reason } => Some((*code, reason.clone())),
+                SessionState::Attached { .. } | SessionState::Detached { .. } => None,
+            },
+        }
+    }
+
+    /// The session moves to another node: the current attachment, if any, is superseded (its
+    /// connection stops at its next step, as on a takeover) and the session is detached here.
+    /// Call before handing the [`durable`](ServerSession::durable) state over. An ended
+    /// session stays ended.
+    pub fn hand_off(&mut self, now: Instant) {
+        if !matches!(self.state, SessionState::Ended { .. }) {
+            self.attachment = self.attachment.saturating_add(1);
+            self.become_detached(now);
+        }
     }
 
     /// The session id.
@@ -326,15 +420,7 @@ impl ServerSession {
     }
 
     fn welcome(&self, resume: ResumeOutcome) -> Welcome {
-        Welcome {
-            version: VERSION,
-            session: self.id.clone(),
-            resume,
-            ack: self.inbound.last,
-            ping_interval_ms: self.config.ping_interval_ms,
-            idle_timeout_ms: self.config.idle_timeout_ms,
-            max_message_bytes: u64::try_from(self.config.max_message_bytes).unwrap_or(u64::MAX),
-        }
+        welcome(&self.id, &self.config, resume, self.inbound.last)
     }
 
     /// The transport of `attachment` ended (socket closed, dropped or failed). Ignored unless it

@@ -59,7 +59,7 @@ pub(crate) async fn handler(
         watch,
         _stream: Gauge::stream(&shared),
     };
-    match lifecycle::open(&shared, &hello) {
+    match lifecycle::open(&shared, &hello).await {
         Ok(attachment) => link::spawn(&shared, attachment, Downstream::Sse(events), faults, None),
         Err(refusal) => {
             // The queue is empty and larger than two events; the sender then goes, so the

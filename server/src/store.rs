@@ -11,12 +11,14 @@
 //! attached here and persist what [`ServerSession`] keeps (seqs, log, receiver position) so
 //! another node can resume them.
 
-use crate::message::SessionId;
-use crate::session::{ServerSession, SessionConfig};
+use crate::message::{Message, SessionId};
+use crate::session::{Durable, ServerSession, SessionConfig};
 use holdfast::core::Instant;
 use std::collections::HashMap;
 use std::fmt;
+use std::future::Future;
 use std::ops::{Deref, DerefMut};
+use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::Notify;
 
@@ -60,6 +62,144 @@ pub trait SessionStore: Send + Sync + 'static {
     fn is_empty(&self) -> bool {
         self.len() == 0
     }
+
+    /// Whether sessions are shared with other nodes (a Redis store): then the server persists
+    /// every change before it reaches the client ([`persist`](SessionStore::persist)), takes
+    /// sessions over from other nodes ([`claim`](SessionStore::claim)) and forwards requests
+    /// for sessions held elsewhere ([`forward`](SessionStore::forward)). `false` (the default):
+    /// every other method below keeps its default and costs nothing.
+    fn is_shared(&self) -> bool {
+        false
+    }
+
+    /// The session `id` brought to this node, if it is alive anywhere: the local entry, or —
+    /// for a shared store — the session another node holds (it is asked to hand it over, or,
+    /// if that node is dead, taken from it) restored from the shared state. `Ok(None)`: no such
+    /// live session. `Err`: the shared store cannot answer now (the caller says try-later).
+    /// Call when a handshake names a session.
+    fn claim<'a>(
+        &'a self,
+        id: &'a str,
+        _config: &'a SessionConfig,
+        _now: Instant,
+    ) -> BoxFuture<'a, Result<Option<Arc<SessionEntry>>, StoreError>> {
+        Box::pin(async move { Ok(self.get(id)) })
+    }
+
+    /// Records `state` (the session's [`Durable`] state, with the log entries not recorded
+    /// yet) and whether `on_open` ran, so that any node can restore the session. With
+    /// `hand_to`, ownership passes to that node in the same write. `Err(NotOwner)`: another
+    /// node took the session over; drop it here. Call (shared stores only) before anything the
+    /// change produced reaches the client.
+    fn persist<'a>(
+        &'a self,
+        _id: &'a str,
+        _state: Durable,
+        _opened: bool,
+        _hand_to: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async { Ok(()) })
+    }
+
+    /// Forgets the shared state of ended session `id` (after [`remove`](SessionStore::remove)).
+    fn forget<'a>(&'a self, _id: &'a str) -> BoxFuture<'a, ()> {
+        Box::pin(async {})
+    }
+
+    /// Hands `request` for session `id` to the node that holds the session, and waits for its
+    /// answer. Call when a request names a session this node does not hold. The default (one
+    /// node): [`RemoteReply::Gone`].
+    fn forward<'a>(
+        &'a self,
+        _id: &'a str,
+        _request: RemoteRequest,
+    ) -> BoxFuture<'a, Result<RemoteReply, StoreError>> {
+        Box::pin(async { Ok(RemoteReply::Gone) })
+    }
+
+    /// The inbound position (WELCOME's `ack`) of live session `id` held by another node,
+    /// without taking it over: what a probe is answered with. `Ok(None)`: no such session.
+    fn peek<'a>(&'a self, _id: &'a str) -> BoxFuture<'a, Result<Option<u64>, StoreError>> {
+        Box::pin(async { Ok(None) })
+    }
+
+    /// Sends `msg` to the sessions every other node holds (a broadcast's remote half).
+    fn publish(&self, _msg: &Message) {}
+
+    /// What answers the requests other nodes forward here. Called once, by the router.
+    fn serve_remote(&self, _handler: Arc<dyn RemoteHandler>) {}
+
+    /// A fault for tests: makes the shared store go away (Redis: `SHUTDOWN NOSAVE`; the test
+    /// harness restarts it). `false` when there is none.
+    fn fault_outage<'a>(&'a self) -> BoxFuture<'a, bool> {
+        Box::pin(async { false })
+    }
+}
+
+/// A boxed future, as the store's async methods return (the trait stays object-safe).
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Why a shared store could not do what was asked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreError {
+    /// The shared store (or the node holding the session) cannot be reached now: the client is
+    /// told to try later, nothing is lost.
+    Unavailable(String),
+    /// Another node holds the session now: this node's copy is stale.
+    NotOwner,
+}
+
+impl fmt::Display for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StoreError::Unavailable(why) => write!(f, "session store unavailable: {why}"),
+            StoreError::NotOwner => f.write_str("session held by another node"),
+        }
+    }
+}
+
+impl std::error::Error for StoreError {}
+
+/// A request one node hands to the node that holds a session ([`SessionStore::forward`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RemoteRequest {
+    /// A send POST's body (a batch) for the session's HTTP link.
+    Send(Vec<u8>),
+    /// A poll GET for the session's poll link.
+    Poll {
+        /// The poll's cursor.
+        cursor: u64,
+        /// Whether the poll may be held (long polling).
+        hold: bool,
+    },
+    /// Hand the session over to node `to` (it has a handshake for it).
+    Release {
+        /// The node taking the session.
+        to: String,
+    },
+}
+
+/// What the node holding a session answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RemoteReply {
+    /// Done (a send handed over, a session released).
+    Done,
+    /// A poll's answer: the batch body.
+    Batch(Vec<u8>),
+    /// The session has no live link there (`410`: the client opens again), or — for a release
+    /// — is not held there.
+    Gone,
+    /// It could not be done now (the shared store failed): try later.
+    Busy,
+}
+
+/// Answers requests forwarded from other nodes; the server implements it.
+pub trait RemoteHandler: Send + Sync + 'static {
+    /// Does `request` for session `id` here and answers it.
+    fn handle(&self, id: String, request: RemoteRequest) -> BoxFuture<'static, RemoteReply>;
+
+    /// Sends `msg` to every session this node holds (a broadcast from another node).
+    fn broadcast(&self, msg: Message);
 }
 
 /// One session as a store holds it. Lock it with [`SessionEntry::lock`] for a few session calls;
@@ -76,12 +216,28 @@ struct Inner {
     owner: Option<Arc<Notify>>,
 }
 
-/// Which app callbacks a session has had. Guarded by the delivery lock, so that one session's
-/// callbacks never overlap and keep their order.
+/// Which app callbacks a session has had, and what a shared store has recorded of it. Guarded
+/// by the delivery lock, so that one session's callbacks never overlap and keep their order,
+/// and its writes to a shared store never race.
 #[derive(Debug, Default)]
 pub(crate) struct Delivery {
     /// `on_open` ran.
     pub(crate) opened: bool,
+    /// Shared stores: what the last successful persist recorded.
+    pub(crate) persisted: Option<Persisted>,
+}
+
+/// What a shared store holds of a session: persisting again is needed when any of it changed
+/// (or, to refresh the record's expiry, when it is old).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Persisted {
+    pub(crate) last_out: u64,
+    pub(crate) inbound: u64,
+    pub(crate) attachment: u64,
+    pub(crate) log_start: u64,
+    pub(crate) ended: bool,
+    pub(crate) opened: bool,
+    pub(crate) at: std::time::Instant,
 }
 
 impl fmt::Debug for SessionEntry {
@@ -103,6 +259,21 @@ impl SessionEntry {
             }),
             delivery: tokio::sync::Mutex::new(Delivery::default()),
         }
+    }
+
+    /// Wraps a session restored from a shared store: `opened` says whether `on_open` already
+    /// ran for it (on another node), `persisted` what the store holds.
+    pub(crate) fn restored(
+        session: ServerSession,
+        opened: bool,
+        persisted: Option<Persisted>,
+    ) -> Self {
+        let entry = SessionEntry::new(session);
+        if let Ok(mut delivery) = entry.delivery.try_lock() {
+            delivery.opened = opened;
+            delivery.persisted = persisted;
+        }
+        entry
     }
 
     /// The session id.
@@ -170,6 +341,20 @@ impl MemoryStore {
             sessions: Mutex::new(HashMap::new()),
             max_sessions,
         }
+    }
+
+    /// Adds `entry` (a session restored from a shared store), unless the store is full or
+    /// already holds a session of that id.
+    pub(crate) fn insert(&self, entry: Arc<SessionEntry>) -> Result<Arc<SessionEntry>, StoreFull> {
+        let mut map = self.map();
+        if let Some(existing) = map.get(entry.id()) {
+            return Ok(Arc::clone(existing));
+        }
+        if map.len() >= self.max_sessions {
+            return Err(StoreFull);
+        }
+        map.insert(entry.id().to_owned(), Arc::clone(&entry));
+        Ok(entry)
     }
 
     fn map(&self) -> MutexGuard<'_, HashMap<SessionId, Arc<SessionEntry>>> {

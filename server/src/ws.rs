@@ -205,9 +205,14 @@ async fn run(mut socket: WebSocket, shared: Arc<Shared>, mut faults: FaultWatch)
         }
         // A probe (upgrade back, PROTOCOL.md §4): WELCOME without attaching, then wait for the
         // plain HELLO that takes the session over on this connection. One probe per connection.
-        let welcome = match (probed, lifecycle::probe(&shared, &hello)) {
-            (false, Ok(welcome)) => welcome,
-            (true, _) => {
+        let probe = if probed {
+            None
+        } else {
+            Some(lifecycle::probe(&shared, &hello).await)
+        };
+        let welcome = match (probed, probe) {
+            (false, Some(Ok(welcome))) => welcome,
+            (true, _) | (false, None) => {
                 let refusal = Refusal::new(
                     ErrorCode::BadFrame,
                     "a second probe on one connection",
@@ -217,14 +222,16 @@ async fn run(mut socket: WebSocket, shared: Arc<Shared>, mut faults: FaultWatch)
                 );
                 return finish(socket, refusal.into(), &mut faults).await;
             }
-            (false, Err(refusal)) => return finish(socket, refusal.into(), &mut faults).await,
+            (false, Some(Err(refusal))) => {
+                return finish(socket, refusal.into(), &mut faults).await
+            }
         };
         probed = true;
         if let Err(end) = send_frame(&mut socket, &welcome, handshake_timeout).await {
             return finish(socket, end, &mut faults).await;
         }
     };
-    let attachment = match lifecycle::open(&shared, &hello) {
+    let attachment = match lifecycle::open(&shared, &hello).await {
         Ok(attachment) => attachment,
         Err(refusal) => return finish(socket, refusal.into(), &mut faults).await,
     };
