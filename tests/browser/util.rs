@@ -65,7 +65,12 @@ async fn fetch_json(url: &str, method: &str) -> JsValue {
 
 /// Triggers a server fault (`drop`, `silent`, `recover`, `down?ms=2000`, …).
 pub async fn fault(path: &str) {
-    fetch_json(&format!("{SERVER}/_fault/{path}"), "POST").await;
+    fault_at(SERVER, path).await;
+}
+
+/// Triggers a fault on the server at `server` (one node of a cluster).
+pub async fn fault_at(server: &str, path: &str) {
+    fetch_json(&format!("{server}/_fault/{path}"), "POST").await;
 }
 
 /// WELCOMEs the server has sent since it started (one per successful handshake).
@@ -75,7 +80,12 @@ pub async fn server_handshakes() -> u64 {
 
 /// One counter of `GET /_fault/stats`.
 pub async fn server_stat(key: &str) -> u64 {
-    let text = fetch_json(&format!("{SERVER}/_fault/stats"), "GET").await;
+    stat_at(SERVER, key).await
+}
+
+/// One counter of `GET /_fault/stats` of the server at `server`.
+pub async fn stat_at(server: &str, key: &str) -> u64 {
+    let text = fetch_json(&format!("{server}/_fault/stats"), "GET").await;
     let v = js_sys::JSON::parse(&text.as_string().unwrap()).unwrap();
     Reflect::get(&v, &key.into())
         .unwrap()
