@@ -16,6 +16,12 @@ echo "== browsers: headless Chromium and Firefox against the reference server"
 export WASM_BINDGEN_TEST_TIMEOUT=${WASM_BINDGEN_TEST_TIMEOUT:-300}
 bash scripts/with-server.sh wasm-pack test --headless --chrome --firefox -- --test browser -- --nocapture
 
+echo "== cluster: two Redis-backed nodes behind HAProxy (no stickiness), headless Chromium + Firefox"
+# scripts/with-cluster.sh starts redis-server, two supervised holdfast-server --redis nodes and
+# HAProxy on loopback ports, and stops them all. Every transport: churn on both nodes, the node
+# holding the session killed, Redis restarted; 2000 echoes each, 0 lost, 0 duplicated (~4 min).
+bash scripts/with-cluster.sh wasm-pack test --headless --chrome --firefox -- --test browser_cluster -- --nocapture
+
 echo "== end to end: the npm package and the demo page in headless Chromium (playwright-core)"
 bash scripts/pkg.sh
 bash scripts/pkg-matrix.sh
