@@ -106,11 +106,12 @@ pub(crate) fn gone() -> Response {
 
 /// `503` with `Retry-After: 1`: a shared session store (or the node holding the session) cannot
 /// be reached now. The client tries again later and resumes; nothing was taken from the request.
-pub(crate) fn try_later(e: &crate::store::StoreError) -> Response {
+pub(crate) fn try_later(_cause: &crate::store::StoreError) -> Response {
+    // The cause (a Redis error) stays on the server: the client only needs "later".
     (
         StatusCode::SERVICE_UNAVAILABLE,
         [(header::RETRY_AFTER, "1")],
-        e.to_string(),
+        "session store unavailable",
     )
         .into_response()
 }

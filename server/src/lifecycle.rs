@@ -126,9 +126,9 @@ pub(crate) async fn open(shared: &Arc<Shared>, hello: &Hello) -> Result<Attachme
                 1013,
                 "too many sessions",
             ),
-            Refused::Store(e) => Refusal::new(
+            Refused::Store => Refusal::new(
                 ErrorCode::TryLater,
-                e.to_string(),
+                STORE_DOWN.1,
                 STORE_DOWN_RETRY_AFTER_MS,
                 STORE_DOWN.0,
                 STORE_DOWN.1,
@@ -189,9 +189,9 @@ pub(crate) async fn probe(shared: &Shared, hello: &Hello) -> Result<Frame, Refus
             )))
         }
         Ok(None) => Err(unknown()),
-        Err(e) => Err(Refusal::new(
+        Err(_) => Err(Refusal::new(
             ErrorCode::TryLater,
-            e.to_string(),
+            STORE_DOWN.1,
             STORE_DOWN_RETRY_AFTER_MS,
             STORE_DOWN.0,
             STORE_DOWN.1,
@@ -202,7 +202,8 @@ pub(crate) async fn probe(shared: &Shared, hello: &Hello) -> Result<Frame, Refus
 /// Why a handshake could not attach.
 enum Refused {
     Full(StoreFull),
-    Store(StoreError),
+    /// The shared store cannot be reached (the cause stays on the server).
+    Store,
 }
 
 /// Attaches a connection that sent `hello` (version already checked): to the session it names
@@ -237,7 +238,7 @@ async fn attach(shared: &Arc<Shared>, hello: &Hello) -> Result<Attachment, Refus
         let claimed = store
             .claim(id, &config, clock::now())
             .await
-            .map_err(Refused::Store)?;
+            .map_err(|_| Refused::Store)?;
         if let Some(resumed) = claimed.and_then(attach_to) {
             return Ok(resumed);
         }
@@ -371,10 +372,11 @@ impl Attachment {
                 self.shared.hub.store().remove(self.entry.id());
                 None
             }
-            StoreError::Unavailable(why) => Some(Step {
+            // The cause (a Redis error) stays on the server: the client only needs "later".
+            StoreError::Unavailable(_) => Some(Step {
                 frames: vec![Frame::Error(ErrorFrame {
                     code: ErrorCode::TryLater,
-                    message: why,
+                    message: STORE_DOWN.1.to_owned(),
                     retry_after_ms: STORE_DOWN_RETRY_AFTER_MS,
                 })],
                 disconnect: Some((STORE_DOWN.0, STORE_DOWN.1.to_owned())),
@@ -470,7 +472,7 @@ async fn watch_detached(
                 _ => return,
             }
         };
-        if deadline.is_some() {
+        if deadline.is_some() && shared.hub.store().is_shared() {
             // A message sent to the detached session is written now, not at the next resume
             // (a failure is retried at the next wake-up or at hand-over).
             let mut delivery = entry.delivery().await;

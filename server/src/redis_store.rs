@@ -36,6 +36,7 @@ use crate::store::{
 };
 use futures_util::StreamExt;
 use holdfast::core::Instant;
+use holdfast::protocol::is_valid_session_id;
 use redis::aio::ConnectionManager;
 use redis::Script;
 use std::collections::HashMap;
@@ -487,6 +488,10 @@ impl SessionStore for RedisStore {
         request: RemoteRequest,
     ) -> BoxFuture<'a, Result<RemoteReply, StoreError>> {
         Box::pin(async move {
+            // A query parameter that cannot be a session id names no session anywhere.
+            if !is_valid_session_id(id) {
+                return Ok(RemoteReply::Gone);
+            }
             let Some(holder) = self.holder(id).await? else {
                 return Ok(RemoteReply::Gone);
             };
