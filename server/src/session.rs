@@ -847,6 +847,56 @@ mod tests {
         assert_eq!(s.probe_welcome(), None, "an ended session refuses probes");
     }
 
+    #[test]
+    fn a_session_restored_from_its_durable_state_resumes_where_the_client_is() {
+        let (mut s, number) = attached();
+        s.handle_bytes(at(5), &encode(&text(1, "in")));
+        for t in ["a", "b", "c"] {
+            s.send(at(10), Message::Text(t.into())).unwrap();
+        }
+        s.handle_bytes(at(20), &encode(&Frame::Ack { seq: 1 }));
+        drain(&mut s);
+        // Only what is above `after` is listed; everything acknowledged is below `log_start`.
+        let new = s.durable(2);
+        assert_eq!(new.log, vec![(3, Message::Text("c".into()))]);
+        let all = s.durable(0);
+        assert_eq!((all.last_out, all.inbound, all.log_start), (3, 1, 2));
+        assert_eq!(all.log.len(), 2);
+        // Another node restores it: a resume from seq 2 resends exactly seq 3, and the client's
+        // resent seq 1 is a duplicate.
+        let mut r = ServerSession::restore("sess".into(), config(), at(100), all);
+        assert!(matches!(r.state(), SessionState::Detached { .. }));
+        let a = r.attach(at(100), &hello(Some("sess"), 2));
+        assert!(a > number, "attachment numbers keep growing across nodes");
+        let out = drain(&mut r);
+        assert_eq!(welcome_of(&out).ack, 1);
+        assert_eq!(frames(&out).get(1..), Some(&[text(3, "c")][..]));
+        r.handle_bytes(at(110), &encode(&text(1, "in")));
+        assert!(!drain(&mut r)
+            .iter()
+            .any(|o| matches!(o, Output::Deliver(_))));
+        assert_eq!(r.send(at(120), Message::Text("d".into())), Ok(4));
+    }
+
+    #[test]
+    fn a_hand_off_supersedes_the_attachment_and_an_ended_session_stays_ended() {
+        let (mut s, number) = attached();
+        s.hand_off(at(50));
+        assert!(!s.is_current(number), "the old connection is superseded");
+        assert!(matches!(s.state(), SessionState::Detached { .. }));
+        assert_eq!(s.durable(0).attachment, number + 1);
+        s.close(4000, "bye");
+        drain(&mut s);
+        s.hand_off(at(60));
+        assert_eq!(
+            s.durable(0).ended,
+            Some((4000, "bye".to_owned())),
+            "an ended session is not revived by a hand-off"
+        );
+        let r = ServerSession::restore("sess".into(), config(), at(70), s.durable(0));
+        assert!(matches!(r.state(), SessionState::Ended { .. }));
+    }
+
     fn welcome_of(outputs: &[Output]) -> Welcome {
         match outputs.first() {
             Some(Output::Transmit(Frame::Welcome(w))) => w.clone(),
