@@ -11,8 +11,16 @@
 //!                      [--marks 250,500] [--hold-secs 4]
 //! bench-load fanout    --url http://127.0.0.1:PORT --out FILE [--sessions 1000] [--secs 10]
 //!                      [--warmup-secs 1] [--window 256]
-//! bench-load report    --json FILE --md FILE [--wall-secs S] [--build PROFILE] PART.json...
+//! bench-load echo      --url http://127.0.0.1:PORT --out FILE [--messages 2000] [--runs 3]
+//!                      [--rtt-messages 1000] [--window 256]
+//! bench-load report    --json FILE --md FILE [--wall-secs S] [--build PROFILE]
+//!                      [--redis-version V] [--store-wall-secs S] PART.json...
 //! ```
+//!
+//! Every load scenario also takes `--store NAME` (the session store of the server under load,
+//! e.g. `memory` or `redis`: written into its JSON as `"store"`, and `report` then puts it in
+//! the store comparison instead of the main table) and `--redis-pid PID` (the redis-server the
+//! server uses: its RSS is sampled beside the server's, its CPU time measured beside it).
 //!
 //! - `ws-idle`: ramps to `--sessions` idle protocol sessions over WebSocket (HELLO / WELCOME
 //!   each, at most [`HANDSHAKES_IN_FLIGHT`] handshakes at once), answering the server's PINGs
@@ -27,12 +35,20 @@
 //!   the slowest receiver (so no session's unacknowledged log overflows) and receivers ACK every
 //!   [`ACK_EVERY`] messages. Messages delivered to the receivers per second are measured over
 //!   `--secs` after `--warmup-secs`.
+//! - `echo`: one protocol session over WebSocket (HELLO / WELCOME as `ws-idle`); the demo app
+//!   echoes every text message. Each of `--runs` runs does `--rtt-messages` round trips one at
+//!   a time (each message sent once the previous echo arrived: p50 / p99 in µs), then sends
+//!   `--messages` 64-byte text messages pipelined, at most `--window` ahead of the echoes, and
+//!   times them from the first send to the last echo (msg/s). The client ACKs every
+//!   [`ACK_EVERY`] echoes and answers PINGs. The figures are the round trips of every run
+//!   together and the median run's rate.
 //!
 //! Everything is bounded: session counts, per-step deadlines ([`STEP_DEADLINE`]), and the
 //! measuring windows. Only loopback servers are accepted. Client sockets are bound to source
 //! addresses `127.0.0.2`–`127.0.0.201` in turn, so even repeated runs never run out of
 //! ephemeral ports.
 
+mod echo;
 mod http;
 mod ramp;
 mod report;
@@ -60,8 +76,11 @@ usage: bench-load ws-idle   --url http://127.0.0.1:PORT --pid PID --out FILE [--
                             [--marks 250,500] [--hold-secs 4]
        bench-load fanout    --url http://127.0.0.1:PORT --out FILE [--sessions 1000] [--secs 10]
                             [--warmup-secs 1] [--window 256]
+       bench-load echo      --url http://127.0.0.1:PORT --out FILE [--messages 2000] [--runs 3]
+                            [--rtt-messages 1000] [--window 256]
        bench-load report    --json FILE --md FILE [--wall-secs S] [--build PROFILE]
-                            PART.json...";
+                            [--redis-version V] [--store-wall-secs S] PART.json...
+(every load scenario also takes --store NAME and --redis-pid PID)";
 
 /// The server under load.
 #[derive(Debug, Clone)]
@@ -72,6 +91,8 @@ pub struct Target {
     pub base: String,
     /// Its process id, for RSS samples.
     pub pid: Option<u32>,
+    /// The redis-server behind it, if any (`--redis-pid`): sampled beside it.
+    pub redis_pid: Option<u32>,
 }
 
 /// Parsed `--key value` options and positional arguments.
@@ -138,14 +159,15 @@ impl Opts {
                 "bench-load only loads loopback servers, not {addr}"
             ));
         }
-        let pid = match self.get("pid") {
-            None => None,
-            Some(p) => Some(p.parse().map_err(|_| format!("bad --pid: {p}"))?),
+        let pid_of = |key: &str| match self.get(key) {
+            None => Ok(None),
+            Some(p) => p.parse().map(Some).map_err(|_| format!("bad --{key}: {p}")),
         };
         Ok(Target {
             addr,
             base: self.get("base-path").unwrap_or("/holdfast").to_owned(),
-            pid,
+            pid: pid_of("pid")?,
+            redis_pid: pid_of("redis-pid")?,
         })
     }
 }
@@ -184,6 +206,14 @@ pub fn load_average() -> Option<f64> {
         .ok()
 }
 
+/// Writes a scenario's result to `--out`, tagged with `--store` when given.
+fn write_result(opts: &Opts, mut value: serde_json::Value) -> Result<(), Error> {
+    if let Some(store) = opts.get("store") {
+        value["store"] = serde_json::json!(store);
+    }
+    write_json(opts.required("out")?, &value)
+}
+
 fn write_json(path: &str, value: &serde_json::Value) -> Result<(), Error> {
     let text = serde_json::to_string_pretty(value)?;
     std::fs::write(path, text + "\n")?;
@@ -197,18 +227,18 @@ async fn run(scenario: &str, opts: &Opts) -> Result<(), Error> {
             let sessions = opts.number("sessions", 10_000usize)?;
             let marks = opts.marks(&[1_000, 2_000, 5_000])?;
             let hold = Duration::from_secs(opts.number("hold-secs", 4u64)?);
-            let out = opts.required("out")?;
+            opts.required("out")?;
             let result = ws::idle(&target, sessions, &marks, hold).await?;
-            write_json(out, &result)
+            write_result(opts, result)
         }
         "long-poll" => {
             let target = opts.target()?;
             let sessions = opts.number("sessions", 1_000usize)?;
             let marks = opts.marks(&[250, 500])?;
             let hold = Duration::from_secs(opts.number("hold-secs", 4u64)?);
-            let out = opts.required("out")?;
+            opts.required("out")?;
             let result = http::long_poll(&target, sessions, &marks, hold).await?;
-            write_json(out, &result)
+            write_result(opts, result)
         }
         "fanout" => {
             let target = opts.target()?;
@@ -218,9 +248,21 @@ async fn run(scenario: &str, opts: &Opts) -> Result<(), Error> {
                 warmup: Duration::from_secs_f64(opts.number("warmup-secs", 1.0f64)?),
                 window: opts.number("window", 256u64)?,
             };
-            let out = opts.required("out")?;
+            opts.required("out")?;
             let result = ws::fanout(&target, &params).await?;
-            write_json(out, &result)
+            write_result(opts, result)
+        }
+        "echo" => {
+            let target = opts.target()?;
+            let params = echo::EchoParams {
+                rtt_messages: opts.number("rtt-messages", 1_000usize)?,
+                messages: opts.number("messages", 2_000usize)?,
+                runs: opts.number("runs", 3usize)?,
+                window: opts.number("window", 256usize)?,
+            };
+            opts.required("out")?;
+            let result = echo::echo(&target, &params).await?;
+            write_result(opts, result)
         }
         "report" => {
             let json = opts.required("json")?;
@@ -232,7 +274,18 @@ async fn run(scenario: &str, opts: &Opts) -> Result<(), Error> {
                         .map_err(|_| format!("bad --wall-secs: {v}"))?,
                 ),
             };
-            let (summary, table) = report::merge(&opts.positional, wall_secs, opts.get("build"))?;
+            let store = report::StoreNote {
+                redis_version: opts.get("redis-version"),
+                wall_secs: match opts.get("store-wall-secs") {
+                    None => None,
+                    Some(v) => Some(
+                        v.parse::<f64>()
+                            .map_err(|_| format!("bad --store-wall-secs: {v}"))?,
+                    ),
+                },
+            };
+            let (summary, table) =
+                report::merge(&opts.positional, wall_secs, opts.get("build"), &store)?;
             write_json(json, &summary)?;
             std::fs::write(md, table)?;
             Ok(())

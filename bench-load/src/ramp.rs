@@ -134,6 +134,14 @@ where
         }
         _ => None,
     };
+    // The same for the redis-server behind the server, if any.
+    let redis_of = |s: &Value| s.get("redis_rss_bytes").and_then(Value::as_u64);
+    let redis_per_session = match (samples.first().and_then(redis_of), redis_of(&held)) {
+        (Some(idle), Some(full)) if established > 0 => {
+            Some(full.saturating_sub(idle) as f64 / established as f64)
+        }
+        _ => None,
+    };
     // The slope between the first mark and the full count (the process's fixed growth out).
     let marginal = match (samples.get(1), samples.last()) {
         (Some(first), Some(last)) => {
@@ -164,6 +172,7 @@ where
         },
         "rss_per_session_bytes": per_session,
         "marginal_rss_per_session_bytes": marginal,
+        "redis_rss_per_session_bytes": redis_per_session,
         "load_average_start": load_start,
         "load_average_end": load_average(),
     }))
@@ -173,6 +182,7 @@ fn sample(target: &Target, counters: &Counters, began: Instant) -> Value {
     json!({
         "established": counters.established.load(Ordering::Relaxed),
         "rss_bytes": rss_bytes(target.pid),
+        "redis_rss_bytes": target.redis_pid.and_then(|p| rss_bytes(Some(p))),
         "at_secs": began.elapsed().as_secs_f64(),
     })
 }

@@ -1,4 +1,5 @@
-//! Protocol sessions over WebSocket: idle ones (`ws-idle`) and broadcast fan-out (`fanout`).
+//! Protocol sessions over WebSocket ([`Session`], also driven by `echo`): idle ones (`ws-idle`)
+//! and broadcast fan-out (`fanout`).
 
 use crate::ramp::{ramp, Counters, Slot};
 use crate::{cpu_secs, http, load_average, Error, Target, ACK_EVERY, STEP_DEADLINE};
@@ -44,6 +45,8 @@ pub struct Session {
     last_seq: u64,
     /// Data frames received since the last ACK.
     unacked: u32,
+    /// Seq of the last data frame this session sent.
+    sent_seq: u64,
 }
 
 /// What a session read.
@@ -76,6 +79,7 @@ impl Session {
             ws,
             last_seq: 0,
             unacked: 0,
+            sent_seq: 0,
         };
         session
             .send(&Frame::Hello(Hello {
@@ -110,6 +114,14 @@ impl Session {
     pub async fn feed(&mut self, bytes: Vec<u8>) -> Result<(), Error> {
         self.ws.feed(Message::Binary(bytes.into())).await?;
         Ok(())
+    }
+
+    /// Queues one TEXT data frame with the session's next seq, without flushing; gives that seq.
+    pub async fn feed_text(&mut self, text: &str) -> Result<u64, Error> {
+        let seq = self.sent_seq + 1;
+        self.feed(encode_data(seq, false, text.as_bytes())).await?;
+        self.sent_seq = seq;
+        Ok(seq)
     }
 
     /// Flushes what was fed.
@@ -333,6 +345,7 @@ pub async fn fanout(target: &Target, p: &FanoutParams) -> Result<Value, Error> {
     tokio::time::sleep(p.warmup).await;
     let (t0, d0, s0) = (Instant::now(), board.total(), sent.load(Ordering::Relaxed));
     let (server_cpu0, client_cpu0) = (cpu_secs(target.pid), cpu_secs(None));
+    let redis_cpu0 = target.redis_pid.and_then(|p| cpu_secs(Some(p)));
     tokio::time::sleep(p.secs).await;
     let (elapsed, d1, s1) = (
         t0.elapsed().as_secs_f64(),
@@ -344,6 +357,7 @@ pub async fn fanout(target: &Target, p: &FanoutParams) -> Result<Value, Error> {
     };
     let server_cpu = percent(server_cpu0, cpu_secs(target.pid));
     let client_cpu = percent(client_cpu0, cpu_secs(None));
+    let redis_cpu = percent(redis_cpu0, target.redis_pid.and_then(|p| cpu_secs(Some(p))));
     board.done.store(true, Ordering::Relaxed);
     let _ = stop_tx.send(true);
     let (send_result, _sender) = sending.await?;
@@ -373,6 +387,7 @@ pub async fn fanout(target: &Target, p: &FanoutParams) -> Result<Value, Error> {
         // Deliveries per second of server CPU time: less at the mercy of a loaded machine.
         "msgs_per_server_cpu_sec": server_cpu.filter(|&c| c > 0.0).map(|c| total_rate * 100.0 / c),
         "client_cpu_percent": client_cpu,
+        "redis_cpu_percent": redis_cpu,
         "load_average_start": load_start,
         "load_average_end": load_average(),
     }))
@@ -393,10 +408,7 @@ async fn send_broadcasts(
     let mut fed = 0u32;
     while Instant::now() < end {
         if next <= board.floor() + window {
-            let text = format!("broadcast:{next}");
-            sender
-                .feed(encode_data(next, false, text.as_bytes()))
-                .await?;
+            sender.feed_text(&format!("broadcast:{next}")).await?;
             sent.store(next, Ordering::Relaxed);
             next += 1;
             fed += 1;
