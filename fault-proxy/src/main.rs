@@ -18,20 +18,25 @@
 //! | `/mode/refuse-upgrade` | a new connection whose first request asks for a WebSocket upgrade gets `403` |
 //! | `/mode/hang-upgrade` | such a request is never answered (held until the mode changes) |
 //! | `/mode/drop-after-upgrade` | the upgrade goes through, then every byte after the `101` is discarded both ways |
+//! | `/mode/idle-cut?ms=N` | an idle-timeout middlebox: a connection, open or new, that carries no byte either way for `N` ms (counted from its last byte or from when the mode was set, whichever is later) is reset at both ends (RST), as a NAT or firewall that forgot it would; the count of such cuts is in `/stats` |
+//! | `/mode/latency?ms=N&jitter=J` | every chunk read from either peer is delivered `N ± J` ms later (uniform), byte order kept per direction (a chunk is never delivered before the one read before it); when a peer closes, what is still queued is delivered first; after the mode changes, what is queued is still delivered in order |
 //! | `/reset` | every open connection is reset (RST) |
 //! | `/kill` | every open connection is closed (FIN) |
-//! | `/stats` | `{"connections":N,"accepted":N}` |
+//! | `/stats` | `{"connections":N,"accepted":N,"idle_cuts":N}` |
 //!
 //! Test tooling: it trusts its input only as far as it must (a request head is read up to 64 KiB
 //! to look for `Upgrade:`); it never panics on what the peers send.
 
+use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::OwnedWriteHalf;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
+use tokio::time::Instant;
 
 /// What the proxy does to traffic right now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,11 +48,34 @@ enum Mode {
     RefuseUpgrade,
     HangUpgrade,
     DropAfterUpgrade,
+    /// Connections idle (no byte either way) for this many ms are reset at both ends.
+    IdleCut(u64),
+    /// Each chunk is delayed `ms ± jitter` ms, order kept per direction.
+    Latency {
+        ms: u64,
+        jitter: u64,
+    },
+}
+
+/// `key`'s value in a query string `a=1&b=2`, as a number.
+fn query_ms(query: &str, key: &str) -> Option<u64> {
+    query
+        .split('&')
+        .filter_map(|kv| kv.split_once('='))
+        .find(|(k, _)| *k == key)
+        .and_then(|(_, v)| v.parse().ok())
 }
 
 impl Mode {
-    fn parse(name: &str) -> Option<Mode> {
+    /// A mode from its name and the query string of its control route (`ms=…&jitter=…`).
+    fn parse(name: &str, query: &str) -> Option<Mode> {
         Some(match name {
+            "idle-cut" => Mode::IdleCut(query_ms(query, "ms").filter(|ms| *ms > 0)?),
+            "latency" => {
+                let ms = query_ms(query, "ms")?;
+                let jitter = query_ms(query, "jitter").unwrap_or(0).min(ms);
+                Mode::Latency { ms, jitter }
+            }
             "pass" => Mode::Pass,
             "blackhole" => Mode::Blackhole,
             "blackhole-down" => Mode::BlackholeDown,
@@ -65,9 +93,12 @@ impl Mode {
             Mode::Blackhole => (true, true),
             Mode::BlackholeDown => (true, false),
             Mode::BlackholeUp => (false, true),
-            Mode::Pass | Mode::RefuseUpgrade | Mode::HangUpgrade | Mode::DropAfterUpgrade => {
-                (false, false)
-            }
+            Mode::Pass
+            | Mode::RefuseUpgrade
+            | Mode::HangUpgrade
+            | Mode::DropAfterUpgrade
+            | Mode::IdleCut(_)
+            | Mode::Latency { .. } => (false, false),
         }
     }
 }
@@ -87,6 +118,7 @@ struct State {
     connections: AtomicUsize,
     accepted: AtomicU64,
     orders: AtomicU64,
+    idle_cuts: AtomicU64,
 }
 
 const MAX_HEAD: usize = 64 * 1024;
@@ -134,6 +166,7 @@ async fn run() -> Result<(), String> {
         connections: AtomicUsize::new(0),
         accepted: AtomicU64::new(0),
         orders: AtomicU64::new(0),
+        idle_cuts: AtomicU64::new(0),
     });
     let addr = |l: &TcpListener| l.local_addr().map_err(|e| e.to_string());
     println!("proxy on http://{}", addr(&data)?);
@@ -174,12 +207,16 @@ async fn control_request(mut socket: TcpStream, state: Arc<State>) {
         "/stats" => (
             "200 OK",
             format!(
-                "{{\"connections\":{},\"accepted\":{}}}",
+                "{{\"connections\":{},\"accepted\":{},\"idle_cuts\":{}}}",
                 state.connections.load(Ordering::Relaxed),
-                state.accepted.load(Ordering::Relaxed)
+                state.accepted.load(Ordering::Relaxed),
+                state.idle_cuts.load(Ordering::Relaxed)
             ),
         ),
-        p => match p.strip_prefix("/mode/").and_then(Mode::parse) {
+        p => match p
+            .strip_prefix("/mode/")
+            .and_then(|name| Mode::parse(name, path.split_once('?').map_or("", |(_, q)| q)))
+        {
             Some(mode) => {
                 state.mode.send_replace(mode);
                 ("200 OK", "ok".to_owned())
@@ -260,7 +297,13 @@ async fn proxy(mut client: TcpStream, state: Arc<State>) {
     let _ = client.set_nodelay(true);
     let (mut cr, mut cw) = client.into_split();
     let (mut sr, mut sw) = server.into_split();
-    if sw.write_all(&head).await.is_err() {
+    // Latency: what was read and is not yet delivered, per direction (the request head too).
+    let mut to_server = Delayed::default();
+    let mut to_client = Delayed::default();
+    let mut rng = Rng::new(state.accepted.load(Ordering::Relaxed));
+    if let Mode::Latency { ms, jitter } = at_accept {
+        to_server.push(&head, rng.delay(ms, jitter));
+    } else if sw.write_all(&head).await.is_err() {
         return;
     }
     // Under drop-after-upgrade, the 101 answer still goes through: everything after it is lost.
@@ -275,30 +318,55 @@ async fn proxy(mut client: TcpStream, state: Arc<State>) {
     // hears of it (no FIN goes through a black hole either), its side stays open until it gives
     // up itself or a reset/kill order comes.
     let mut server_gone = false;
+    // Idle cut: the last byte either way, or the mode change that armed the cut.
+    let mut idle_from = Instant::now();
+    // A peer closed while bytes were still queued: deliver them (on time), then end.
+    let mut draining = false;
     loop {
-        let (down_now, up_now) = mode.borrow().holes();
+        let current = *mode.borrow();
+        let (down_now, up_now) = current.holes();
         hole_down |= down_now || (dropping && upgraded);
         hole_up |= up_now || (dropping && upgraded);
+        let queued = !to_server.is_empty() || !to_client.is_empty();
+        if draining && !queued {
+            return;
+        }
+        let idle_deadline = match current {
+            Mode::IdleCut(ms) => Some(idle_from + Duration::from_millis(ms)),
+            _ => None,
+        };
+        let delay = match current {
+            Mode::Latency { ms, jitter } => Some(rng.delay(ms, jitter)),
+            _ => None,
+        };
         tokio::select! {
-            r = cr.read(&mut up) => match r {
-                Ok(0) | Err(_) => return,
+            r = cr.read(&mut up), if !draining => match r {
+                Ok(0) | Err(_) if !queued => return,
+                Ok(0) | Err(_) => draining = true,
                 Ok(n) => {
-                    if !hole_up
-                        && !server_gone
-                        && sw.write_all(up.get(..n).unwrap_or_default()).await.is_err()
-                    {
+                    idle_from = Instant::now();
+                    let bytes = up.get(..n).unwrap_or_default();
+                    if hole_up || server_gone {
+                        // lost
+                    } else if delay.is_some() || !to_server.is_empty() {
+                        to_server.push(bytes, delay.unwrap_or_default());
+                    } else if sw.write_all(bytes).await.is_err() {
                         return;
                     }
                 }
             },
-            r = sr.read(&mut down), if !server_gone => match r {
+            r = sr.read(&mut down), if !server_gone && !draining => match r {
                 Ok(0) | Err(_) if hole_down => server_gone = true,
-                Ok(0) | Err(_) => return,
+                Ok(0) | Err(_) if !queued => return,
+                Ok(0) | Err(_) => draining = true,
                 Ok(n) => {
+                    idle_from = Instant::now();
                     let bytes = down.get(..n).unwrap_or_default();
-                    if !hole_down
-                        && cw.write_all(bytes).await.is_err()
-                    {
+                    if hole_down {
+                        // lost
+                    } else if delay.is_some() || !to_client.is_empty() {
+                        to_client.push(bytes, delay.unwrap_or_default());
+                    } else if cw.write_all(bytes).await.is_err() {
                         return;
                     }
                     if !upgraded && bytes.windows(4).any(|w| w == b"\r\n\r\n") {
@@ -306,7 +374,32 @@ async fn proxy(mut client: TcpStream, state: Arc<State>) {
                     }
                 }
             },
-            _ = mode.changed() => {}
+            _ = tokio::time::sleep_until(to_server.due()), if !to_server.is_empty() => {
+                if !to_server.deliver(&mut sw).await {
+                    return;
+                }
+            }
+            _ = tokio::time::sleep_until(to_client.due()), if !to_client.is_empty() => {
+                if !to_client.deliver(&mut cw).await {
+                    return;
+                }
+            }
+            _ = tokio::time::sleep_until(idle_deadline.unwrap_or_else(far_future)),
+                if idle_deadline.is_some() =>
+            {
+                // The middlebox forgot the connection: both peers learn it by a reset.
+                state.idle_cuts.fetch_add(1, Ordering::Relaxed);
+                #[allow(deprecated)]
+                if let Ok(client) = cr.reunite(cw) {
+                    let _ = client.set_linger(Some(Duration::ZERO));
+                }
+                #[allow(deprecated)]
+                if let Ok(server) = sr.reunite(sw) {
+                    let _ = server.set_linger(Some(Duration::ZERO));
+                }
+                return;
+            }
+            _ = mode.changed() => idle_from = Instant::now(),
             r = order.changed() => {
                 if r.is_err() { return; }
                 match *order.borrow_and_update() {
@@ -324,5 +417,72 @@ async fn proxy(mut client: TcpStream, state: Arc<State>) {
                 }
             }
         }
+    }
+}
+
+fn far_future() -> Instant {
+    Instant::now() + Duration::from_secs(3600)
+}
+
+/// One direction's bytes under latency: each chunk with the time it is due, in read order.
+#[derive(Default)]
+struct Delayed {
+    queue: VecDeque<(Instant, Vec<u8>)>,
+    last: Option<Instant>,
+}
+
+impl Delayed {
+    fn is_empty(&self) -> bool {
+        self.queue.is_empty()
+    }
+
+    /// Queues `bytes` for `now + delay`, never before the chunk queued before it.
+    fn push(&mut self, bytes: &[u8], delay: Duration) {
+        let at = Instant::now() + delay;
+        let at = self.last.map_or(at, |last| last.max(at));
+        self.last = Some(at);
+        self.queue.push_back((at, bytes.to_vec()));
+    }
+
+    /// When the first chunk is due (far in the future when there is none).
+    fn due(&self) -> Instant {
+        self.queue.front().map_or_else(far_future, |(at, _)| *at)
+    }
+
+    /// Writes the first chunk; `false` if the peer is gone.
+    async fn deliver(&mut self, to: &mut OwnedWriteHalf) -> bool {
+        match self.queue.pop_front() {
+            Some((_, bytes)) => to.write_all(&bytes).await.is_ok(),
+            None => true,
+        }
+    }
+}
+
+/// xorshift64*: the latency jitter (test tooling; no need for a better generator).
+struct Rng(u64);
+
+impl Rng {
+    fn new(salt: u64) -> Rng {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64);
+        Rng((nanos ^ salt.wrapping_mul(0x9E37_79B9_7F4A_7C15)) | 1)
+    }
+
+    /// Uniform in `[0, 1)`.
+    fn sample(&mut self) -> f64 {
+        let mut x = self.0;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.0 = x;
+        (x.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    /// `ms ± jitter`, uniform (`jitter ≤ ms`).
+    fn delay(&mut self, ms: u64, jitter: u64) -> Duration {
+        let lo = ms.saturating_sub(jitter) as f64;
+        let span = (ms + jitter) as f64 - lo;
+        Duration::from_secs_f64((lo + span * self.sample()) / 1000.0)
     }
 }
