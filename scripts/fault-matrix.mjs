@@ -35,6 +35,8 @@ const e = (test, partial, browsers = ["chrome"]) => ({ kind: "e2e", test, browse
 const HS = "hostile::hostile_handshake_over_websocket";
 const HSSE = "hostile::hostile_sse_streams";
 const HPOLL = "hostile::hostile_long_and_short_polling";
+const KEEP = "matrix::heartbeats_keep_every_transport_open_through_an_idle_cut_middlebox";
+const CUT = "matrix::an_idle_cut_middlebox_closes_a_raw_link_without_heartbeats_after_3_s";
 
 export const MATRIX = {
   F1: {
@@ -73,6 +75,10 @@ export const MATRIX = {
   },
   F7: {
     fault: "idle-timeout middlebox (cuts after 3 s idle)", expected: "heartbeats keep it open for 60 s (and without heartbeats it does cut)", applies: ALL,
+    ws: [b(KEEP, "proxy idle-cut 3 s: kept open 15 s, not 60 s (protocol WebSocket: the server's 1 s pings help; a raw WebSocket kept by its client heartbeat alone too)"), b(CUT, "the other half only: without heartbeats (raw, to an endpoint that sends nothing) the proxy cuts it 2.7–4.5 s after the last byte")],
+    sse: [b(KEEP, "15 s, not 60 s; kept = no reconnect, no dead link, the echo after the quiet arrives once (an idle pooled connection may be cut and replaced); the cut without heartbeats is shown on raw WebSocket only")],
+    lp: [b(KEEP, "15 s, not 60 s; kept = no reconnect, no dead link, the echo after the quiet arrives once (an idle pooled connection may be cut and replaced); the cut without heartbeats is shown on raw WebSocket only")],
+    sp: [b(KEEP, "15 s, not 60 s; kept = no reconnect, no dead link, the echo after the quiet arrives once (an idle pooled connection may be cut and replaced); the cut without heartbeats is shown on raw WebSocket only")],
     host: ["dead_link::pings_go_out_when_idle_and_the_reply_gives_rtt", "dead_link::server_announced_idle_timeout_shortens_the_ping_interval_and_is_clamped"],
   },
   F8: {
@@ -118,6 +124,7 @@ export const MATRIX = {
   },
   F16: {
     fault: "server restart with 100 clients", expected: "reconnect times spread over the jitter window", applies: ALL,
+    ws: [b("matrix::a_restart_with_100_clients_spreads_their_reconnects_over_the_jitter_window")],
     host: ["reconnect_backoff::full_jitter_spreads_uniformly_within_bounds_over_10k_draws"],
   },
   F17: {
@@ -136,6 +143,10 @@ export const MATRIX = {
   },
   F19: {
     fault: "400 ± 200 ms latency each way", expected: "no false dead detection", applies: ALL,
+    ws: [b("matrix::websocket_under_400_200_ms_latency_has_no_false_dead_link")],
+    sse: [b("matrix::sse_under_400_200_ms_latency_has_no_false_dead_link")],
+    lp: [b("matrix::long_polling_under_400_200_ms_latency_has_no_false_dead_link")],
+    sp: [b("matrix::short_polling_under_400_200_ms_latency_has_no_false_dead_link")],
     host: [],
   },
   F20: {

@@ -228,3 +228,13 @@ pub async fn proxy(command: &str) {
     };
     fetch_json(&format!("{PROXY_CONTROL}/{path}"), "GET").await;
 }
+
+/// One counter of the fault proxy's `/stats` (`connections`, `accepted`, `idle_cuts`).
+pub async fn proxy_stat(key: &str) -> u64 {
+    let text = fetch_json(&format!("{PROXY_CONTROL}/stats"), "GET").await;
+    let v = js_sys::JSON::parse(&text.as_string().unwrap()).unwrap();
+    Reflect::get(&v, &key.into())
+        .unwrap()
+        .as_f64()
+        .unwrap_or_else(|| panic!("no proxy stat `{key}` in {text:?}")) as u64
+}
