@@ -70,6 +70,50 @@ pub(crate) enum Request {
     },
 }
 
+/// Where a request for a session went ([`hand_send`], [`hand_poll`]).
+pub(crate) enum Handed<T> {
+    /// The session has no link of that kind on this node (another node may hold it).
+    NoLink,
+    /// The link is going away: answer `410`.
+    Gone,
+    /// The link has it: its answer comes here (dropped unanswered: the link went away).
+    Waiting(oneshot::Receiver<T>),
+}
+
+/// Hands a send POST's `frames` to `session`'s HTTP link on this node.
+pub(crate) async fn hand_send(shared: &Shared, session: &str, frames: Vec<Bytes>) -> Handed<()> {
+    let Some(link) = shared.links.sender(session, None) else {
+        return Handed::NoLink;
+    };
+    let (reply, handed) = oneshot::channel();
+    match link.send(Request::Send { frames, reply }).await {
+        Ok(()) => Handed::Waiting(handed),
+        Err(_) => Handed::Gone,
+    }
+}
+
+/// Hands a poll GET from `cursor` (held if `hold`) to `session`'s poll link on this node.
+pub(crate) async fn hand_poll(
+    shared: &Shared,
+    session: &str,
+    cursor: u64,
+    hold: bool,
+) -> Handed<Bytes> {
+    let Some(link) = shared.links.sender(session, Some(Kind::Poll)) else {
+        return Handed::NoLink;
+    };
+    let (reply, answer) = oneshot::channel();
+    let request = Request::Poll {
+        cursor: Some(cursor),
+        hold,
+        reply,
+    };
+    match link.send(request).await {
+        Ok(()) => Handed::Waiting(answer),
+        Err(_) => Handed::Gone,
+    }
+}
+
 /// The registry of live links, by session id.
 #[derive(Default)]
 pub(crate) struct Links {

@@ -12,7 +12,7 @@ use crate::faults::{FaultEvent, FaultWatch};
 use crate::http::{
     bad_request, batch, cut, gone, kill, query_param, read_body, try_later, Cut, Kill,
 };
-use crate::link::{self, until, Downstream, Kind, Request};
+use crate::link::{self, hand_poll, until, Downstream, Handed, Request};
 use crate::store::{RemoteReply, RemoteRequest};
 use crate::{lifecycle, Shared};
 use axum::body::{Body, Bytes};
@@ -94,24 +94,19 @@ async fn answer_poll(
         return bad_request("cursor must be a whole number");
     };
     let hold = query_param(query, "hold") != Some("0");
-    let Some(link) = shared.links.sender(session, Some(Kind::Poll)) else {
-        // Another node may hold the session (a shared store): it answers for it.
-        let request = RemoteRequest::Poll { cursor, hold };
-        return match shared.hub.store().forward(session, request).await {
-            Ok(RemoteReply::Batch(body)) => batch(body),
-            Ok(_) => gone(),
-            Err(e) => try_later(&e),
-        };
+    let answer = match hand_poll(shared, session, cursor, hold).await {
+        Handed::Waiting(answer) => answer,
+        Handed::Gone => return gone(),
+        Handed::NoLink => {
+            // Another node may hold the session (a shared store): it answers for it.
+            let request = RemoteRequest::Poll { cursor, hold };
+            return match shared.hub.store().forward(session, request).await {
+                Ok(RemoteReply::Batch(body)) => batch(body),
+                Ok(_) => gone(),
+                Err(e) => try_later(&e),
+            };
+        }
     };
-    let (reply, answer) = oneshot::channel();
-    let request = Request::Poll {
-        cursor: Some(cursor),
-        hold,
-        reply,
-    };
-    if link.send(request).await.is_err() {
-        return gone();
-    }
     let state = shared.faults.state();
     let after = |ms: u64| (ms > 0).then(|| Duration::from_millis(ms));
     let (kill_after, gateway_after) = (after(state.kill_polls_ms), after(state.gateway_timeout_ms));

@@ -331,9 +331,19 @@ impl RedisStore {
 
     /// The node that holds session `id` in Redis (`None`: no live session).
     async fn holder(&self, id: &str) -> Result<Option<String>, StoreError> {
-        let (own, end): (Option<String>, Option<String>) = redis::cmd("HMGET")
+        let own: Option<String> = self.live_field(id, "own").await?;
+        Ok(own.filter(|o| !o.is_empty()))
+    }
+
+    /// Field `field` of live session `id`'s hash (`None`: no such session, or it ended).
+    async fn live_field<T: redis::FromRedisValue>(
+        &self,
+        id: &str,
+        field: &str,
+    ) -> Result<Option<T>, StoreError> {
+        let (value, end): (Option<T>, Option<String>) = redis::cmd("HMGET")
             .arg(session_key(id))
-            .arg("own")
+            .arg(field)
             .arg("end")
             .query_async(&mut self.conn())
             .await
@@ -341,7 +351,7 @@ impl RedisStore {
         if end.is_some_and(|e| !e.is_empty()) {
             return Ok(None);
         }
-        Ok(own.filter(|o| !o.is_empty()))
+        Ok(value)
     }
 }
 
@@ -514,19 +524,7 @@ impl SessionStore for RedisStore {
     }
 
     fn peek<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<Option<u64>, StoreError>> {
-        Box::pin(async move {
-            let (inbound, end): (Option<u64>, Option<String>) = redis::cmd("HMGET")
-                .arg(session_key(id))
-                .arg("in")
-                .arg("end")
-                .query_async(&mut self.conn())
-                .await
-                .map_err(unavailable)?;
-            if end.is_some_and(|e| !e.is_empty()) {
-                return Ok(None);
-            }
-            Ok(inbound)
-        })
+        Box::pin(self.live_field(id, "in"))
     }
 
     fn publish(&self, msg: &Message) {

@@ -2,14 +2,13 @@
 //! [`crate::SessionStore::forward`]): a send POST or poll GET whose session's HTTP link runs
 //! here, a release of a session another node has a handshake for, a broadcast.
 
-use crate::link::{Kind, Request};
+use crate::link::{hand_poll, hand_send, Handed};
 use crate::message::Message;
 use crate::store::{BoxFuture, RemoteHandler, RemoteReply, RemoteRequest};
 use crate::Shared;
 use axum::body::Bytes;
 use holdfast::protocol::split_batch;
 use std::sync::{Arc, Weak};
-use tokio::sync::oneshot;
 
 /// The server's side of a shared store: holds the server weakly (the store lives inside it).
 pub(crate) struct Node(pub(crate) Weak<Shared>);
@@ -46,36 +45,23 @@ async fn send(shared: &Shared, id: &str, body: Vec<u8>) -> RemoteReply {
         return RemoteReply::Gone;
     };
     let frames = frames.into_iter().map(|f| body.slice_ref(f)).collect();
-    let Some(link) = shared.links.sender(id, None) else {
-        return RemoteReply::Gone;
-    };
-    let (reply, handed) = oneshot::channel();
-    if link.send(Request::Send { frames, reply }).await.is_err() {
-        return RemoteReply::Gone;
-    }
-    match handed.await {
-        Ok(()) => RemoteReply::Done,
-        Err(_) => RemoteReply::Gone,
+    match hand_send(shared, id, frames).await {
+        Handed::Waiting(handed) => match handed.await {
+            Ok(()) => RemoteReply::Done,
+            Err(_) => RemoteReply::Gone,
+        },
+        Handed::NoLink | Handed::Gone => RemoteReply::Gone,
     }
 }
 
 /// A forwarded poll GET: answered by the session's poll link here.
 async fn poll(shared: &Shared, id: &str, cursor: u64, hold: bool) -> RemoteReply {
-    let Some(link) = shared.links.sender(id, Some(Kind::Poll)) else {
-        return RemoteReply::Gone;
-    };
-    let (reply, answer) = oneshot::channel();
-    let request = Request::Poll {
-        cursor: Some(cursor),
-        hold,
-        reply,
-    };
-    if link.send(request).await.is_err() {
-        return RemoteReply::Gone;
-    }
-    match answer.await {
-        Ok(body) => RemoteReply::Batch(body.to_vec()),
-        Err(_) => RemoteReply::Gone,
+    match hand_poll(shared, id, cursor, hold).await {
+        Handed::Waiting(answer) => match answer.await {
+            Ok(body) => RemoteReply::Batch(body.to_vec()),
+            Err(_) => RemoteReply::Gone,
+        },
+        Handed::NoLink | Handed::Gone => RemoteReply::Gone,
     }
 }
 

@@ -4,7 +4,7 @@
 //! does not decode is answered with ERROR on the downstream, as over WebSocket.
 
 use crate::http::{bad_batch, gone, query_param, read_body, try_later};
-use crate::link::Request;
+use crate::link::{hand_send, Handed};
 use crate::store::{RemoteReply, RemoteRequest};
 use crate::Shared;
 use axum::body::Body;
@@ -14,7 +14,6 @@ use axum::response::{IntoResponse, Response};
 use holdfast::protocol::split_batch;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use tokio::sync::oneshot;
 
 /// `204` once every frame was handed to the session; `413` for a body over
 /// `max_message_bytes + 65536`; `400` (an ERROR batch) for a broken batch envelope; `410`
@@ -48,23 +47,19 @@ async fn deliver(
     let Some(id) = query_param(query, "session") else {
         return gone();
     };
-    let Some(link) = shared.links.sender(id, None) else {
-        // Another node may hold the session (a shared store): it answers for it.
-        return match shared
-            .hub
-            .store()
-            .forward(id, RemoteRequest::Send(body.to_vec()))
-            .await
-        {
-            Ok(RemoteReply::Done) => StatusCode::NO_CONTENT.into_response(),
-            Ok(_) => gone(),
-            Err(e) => try_later(&e),
-        };
+    let handed = match hand_send(shared, id, frames).await {
+        Handed::Waiting(handed) => handed,
+        Handed::Gone => return gone(),
+        Handed::NoLink => {
+            // Another node may hold the session (a shared store): it answers for it.
+            let request = RemoteRequest::Send(body.to_vec());
+            return match shared.hub.store().forward(id, request).await {
+                Ok(RemoteReply::Done) => StatusCode::NO_CONTENT.into_response(),
+                Ok(_) => gone(),
+                Err(e) => try_later(&e),
+            };
+        }
     };
-    let (reply, handed) = oneshot::channel();
-    if link.send(Request::Send { frames, reply }).await.is_err() {
-        return gone();
-    }
     match handed.await {
         Ok(()) => StatusCode::NO_CONTENT.into_response(),
         Err(_) => gone(),

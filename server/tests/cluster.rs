@@ -9,7 +9,7 @@ mod common;
 
 use common::http_client::{data_texts, poll, poll_open, post_send, sse_path, Sse, SseSeen};
 use common::*;
-use holdfast::protocol::{ErrorCode, Frame, ResumeOutcome};
+use holdfast::protocol::{ErrorCode, Frame, ResumeOutcome, Welcome};
 use holdfast_server::{router_with_store, serve, RedisStore, ServerConfig};
 use std::net::TcpListener as StdListener;
 use std::process::{Child, Command, Stdio};
@@ -177,6 +177,30 @@ async fn texts_within(ws: &mut Ws, wait: Duration) -> Vec<(u64, String)> {
     }
 }
 
+/// Resumes session `id` (having received server seqs up to `last_seq`) on `server`, retrying
+/// after each try-later (as the hint says) for up to 10 s; returns the socket, its WELCOME and
+/// how many try-later answers came first.
+async fn resume_on(server: &Server, id: &str, last_seq: u64) -> (Ws, Welcome, usize) {
+    let started = tokio::time::Instant::now();
+    let mut try_laters = 0;
+    loop {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "no resume within 10 s"
+        );
+        let mut ws = server.connect().await;
+        send(&mut ws, &resume_hello(Some(id), last_seq)).await;
+        match next(&mut ws, Duration::from_secs(4)).await {
+            Seen::Frame(Frame::Welcome(welcome)) => return (ws, welcome, try_laters),
+            Seen::Frame(Frame::Error(e)) if e.code == ErrorCode::TryLater => {
+                try_laters += 1;
+                tokio::time::sleep(Duration::from_millis(e.retry_after_ms.min(1_000))).await;
+            }
+            other => panic!("expected WELCOME or try-later, saw {other:?}"),
+        }
+    }
+}
+
 fn numbered(range: std::ops::RangeInclusive<u64>) -> Vec<(u64, String)> {
     range.map(|n| (n, format!("m{n}"))).collect()
 }
@@ -325,23 +349,7 @@ async fn a_dead_nodes_session_is_taken_over_once_its_liveness_expires() {
     // Node b first says try-later (a's liveness has not expired), then takes the session over
     // from what a wrote: everything a acknowledged or sent is there.
     let started = tokio::time::Instant::now();
-    let mut try_laters = 0;
-    let (mut ws, again) = loop {
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "no takeover within 10 s"
-        );
-        let mut ws = b.connect().await;
-        send(&mut ws, &resume_hello(Some(&id), 1)).await;
-        match next(&mut ws, Duration::from_secs(4)).await {
-            Seen::Frame(Frame::Welcome(welcome)) => break (ws, welcome),
-            Seen::Frame(Frame::Error(e)) if e.code == ErrorCode::TryLater => {
-                try_laters += 1;
-                tokio::time::sleep(Duration::from_millis(e.retry_after_ms)).await;
-            }
-            other => panic!("expected WELCOME or try-later, saw {other:?}"),
-        }
-    };
+    let (mut ws, again, try_laters) = resume_on(&b, &id, 1).await;
     assert_eq!((again.resume, again.ack), (ResumeOutcome::Resumed, 3));
     assert!(started.elapsed() < Duration::from_secs(8));
     send(&mut ws, &text(4, "m4")).await;
@@ -386,22 +394,7 @@ async fn a_redis_restart_is_try_later_then_the_session_resumes_with_nothing_lost
     }
     redis.run();
     // Back: the session resumes on node b with message 2 delivered once and its echo resent.
-    let started = tokio::time::Instant::now();
-    let (mut ws, again) = loop {
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "no resume within 10 s"
-        );
-        let mut ws = b.connect().await;
-        send(&mut ws, &resume_hello(Some(&id), 1)).await;
-        match next(&mut ws, Duration::from_secs(4)).await {
-            Seen::Frame(Frame::Welcome(welcome)) => break (ws, welcome),
-            Seen::Frame(Frame::Error(e)) if e.code == ErrorCode::TryLater => {
-                tokio::time::sleep(Duration::from_millis(200)).await;
-            }
-            seen => panic!("expected WELCOME or try-later, saw {seen:?}"),
-        }
-    };
+    let (mut ws, again, _) = resume_on(&b, &id, 1).await;
     assert_eq!((again.resume, again.ack), (ResumeOutcome::Resumed, 2));
     send(&mut ws, &text(2, "m2")).await;
     send(&mut ws, &text(3, "m3")).await;
