@@ -94,10 +94,13 @@ impl Drop for Redis {
 
 /// A node on the shared Redis: the demo app on 127.0.0.1:0.
 async fn node(redis: &Redis, name: &str) -> Server {
+    start_node(&redis.url(), name).await
+}
+
+/// A node on the Redis at `url`, on the current runtime.
+async fn start_node(url: &str, name: &str) -> Server {
     let config = ServerConfig::test_profile();
-    let store = RedisStore::connect(&redis.url(), name, &config)
-        .await
-        .unwrap();
+    let store = RedisStore::connect(url, name, &config).await.unwrap();
     let (app, handle) = router_with_store(
         config,
         Arc::new(holdfast_server::DemoApp::new()),
@@ -127,19 +130,7 @@ impl Doomed {
                 .enable_all()
                 .build()
                 .unwrap();
-            let server = runtime.block_on(async move {
-                let config = ServerConfig::test_profile();
-                let store = RedisStore::connect(&url, &name, &config).await.unwrap();
-                let (app, handle) = router_with_store(
-                    config,
-                    Arc::new(holdfast_server::DemoApp::new()),
-                    Arc::new(store),
-                );
-                let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-                let addr = listener.local_addr().unwrap();
-                tokio::spawn(serve(listener, app, handle.clone()));
-                Server { addr, handle }
-            });
+            let server = runtime.block_on(start_node(&url, &name));
             (runtime, server)
         })
         .join()

@@ -140,16 +140,7 @@ pub async fn churn(kind: TransportKind) {
     );
 
     let echoed = numbered(&rec, "n:");
-    let mut seen = vec![0u32; N];
-    for &n in &echoed {
-        if let Some(s) = seen.get_mut(n) {
-            *s += 1;
-        }
-    }
-    let delivered = seen.iter().filter(|&&s| s > 0).count();
-    let duplicated: usize = seen.iter().map(|&s| s.saturating_sub(1) as usize).sum();
-    let lost = N - delivered;
-    let in_order = echoed.windows(2).all(|w| w[0] < w[1]);
+    let (delivered, duplicated, lost, in_order) = count_delivery(&echoed, N);
     let (srv_received, srv_dups, srv_out_of_order) = server_tally(&c, &rec).await;
     web_sys::console::log_1(
         &format!(

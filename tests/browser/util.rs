@@ -238,3 +238,18 @@ pub async fn proxy_stat(key: &str) -> u64 {
         .as_f64()
         .unwrap_or_else(|| panic!("no proxy stat `{key}` in {text:?}")) as u64
 }
+
+/// How `received` (the numbers of the messages that arrived, in arrival order) covers messages
+/// `0..sent`: (delivered at least once, duplicates, lost, in order).
+pub fn count_delivery(received: &[usize], sent: usize) -> (usize, usize, usize, bool) {
+    let mut seen = vec![0u32; sent];
+    for &n in received {
+        if let Some(s) = seen.get_mut(n) {
+            *s += 1;
+        }
+    }
+    let delivered = seen.iter().filter(|&&s| s > 0).count();
+    let duplicated: usize = seen.iter().map(|&s| s.saturating_sub(1) as usize).sum();
+    let in_order = received.windows(2).all(|w| w[0] < w[1]);
+    (delivered, duplicated, sent - delivered, in_order)
+}

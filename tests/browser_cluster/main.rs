@@ -177,16 +177,7 @@ async fn stream(kind: TransportKind, disruption: Disruption) {
     stop.set(true);
     sleep(300).await;
     let echoed = numbered(&rec);
-    let mut seen = vec![0u32; N];
-    for &n in &echoed {
-        if let Some(s) = seen.get_mut(n) {
-            *s += 1;
-        }
-    }
-    let delivered = seen.iter().filter(|&&s| s > 0).count();
-    let duplicated: usize = seen.iter().map(|&s| s.saturating_sub(1) as usize).sum();
-    let lost = N - delivered;
-    let in_order = echoed.windows(2).all(|w| w[0] < w[1]);
+    let (delivered, duplicated, lost, in_order) = count_delivery(&echoed, N);
     let try_laters = rec.count(|e| {
         matches!(
             e,
