@@ -470,9 +470,10 @@ impl Link {
         Ok(())
     }
 
-    /// The session let go of this attachment (closed, ended, idle): release it now. A CLOSE
-    /// still pending must reach the client, so a poll link waits for one more poll (at most the
-    /// idle timeout) before it ends; without one there is nothing worth waiting for.
+    /// The session let go of this attachment (closed, ended, idle, or the store could not be
+    /// written): release it now. A CLOSE or ERROR still pending must reach the client (the
+    /// ERROR of a store outage carries the retry hint), so a poll link waits for one more poll
+    /// (at most the idle timeout) before it ends; without one there is nothing worth waiting for.
     async fn start_draining(&mut self) -> Result<(), End> {
         if let Some(attachment) = self.attachment.take() {
             attachment.release().await;
@@ -480,7 +481,8 @@ impl Link {
         self.deadline = None;
         let closing = matches!(
             &self.down,
-            Down::Poll(polls) if polls.pending.iter().any(|f| matches!(f, Frame::Close(_)))
+            Down::Poll(polls)
+                if polls.pending.iter().any(|f| matches!(f, Frame::Close(_) | Frame::Error(_)))
         );
         if !closing {
             return Err(End::Over);

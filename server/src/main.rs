@@ -4,7 +4,7 @@
 //! holdfast-server [--host 127.0.0.1] [--port 8080] [--test-profile] [--faults]
 //!                 [--www DIR] [--pkg DIR] [--base-path /holdfast] [--session-ttl-ms N]
 //!                 [--poll-hold-ms N] [--allow-origin ORIGIN]... [--allow-any-origin] [--bench]
-//!                 [--redis URL [--node-name NAME]]
+//!                 [--max-log-messages N] [--redis URL [--node-name NAME]]
 //! ```
 //!
 //! After binding it prints exactly one line, `listening on http://HOST:PORT`, to stdout.
@@ -34,6 +34,8 @@ usage: holdfast-server [options]
                          (default 120000; test profile 5000)
   --poll-hold-ms N       how long a quiet long poll is held before an empty answer
                          (default 25000; test profile 1000)
+  --max-log-messages N   messages a session keeps for its client until acknowledged; one more
+                         ends the session with CLOSE 1013 \"session buffer full\" (default 1024)
   --allow-origin ORIGIN  allow this page origin to use the protocol endpoints (repeatable)
   --allow-any-origin     allow every origin
                          (default: loopback origins only, http://127.0.0.1:* and http://localhost:*)
@@ -62,6 +64,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Args>, St
     let mut base_path = None;
     let mut session_ttl_ms = None;
     let mut poll_hold_ms = None;
+    let mut max_log_messages = None;
     let mut origins = Vec::new();
     let mut any_origin = false;
     let mut redis = None;
@@ -80,8 +83,9 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Args>, St
             "--www" => www = Some(PathBuf::from(value("--www")?)),
             "--pkg" => pkg = Some(PathBuf::from(value("--pkg")?)),
             "--base-path" => base_path = Some(value("--base-path")?),
-            "--session-ttl-ms" => session_ttl_ms = Some(millis(&arg, value(&arg)?)?),
-            "--poll-hold-ms" => poll_hold_ms = Some(millis(&arg, value(&arg)?)?),
+            "--session-ttl-ms" => session_ttl_ms = Some(whole(&arg, value(&arg)?)?),
+            "--poll-hold-ms" => poll_hold_ms = Some(whole(&arg, value(&arg)?)?),
+            "--max-log-messages" => max_log_messages = Some(whole(&arg, value(&arg)?)?),
             "--allow-origin" => origins.push(value("--allow-origin")?),
             "--allow-any-origin" => any_origin = true,
             "--redis" => redis = Some(value("--redis")?),
@@ -108,6 +112,9 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Args>, St
     if let Some(ms) = poll_hold_ms {
         config.poll_hold_ms = ms;
     }
+    if let Some(n) = max_log_messages {
+        config.max_log_messages = n;
+    }
     config.allowed_origins = if any_origin {
         OriginPolicy::Any
     } else if !origins.is_empty() {
@@ -124,8 +131,8 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Args>, St
     }))
 }
 
-/// A whole number of milliseconds given to `flag`.
-fn millis(flag: &str, v: String) -> Result<u64, String> {
+/// A whole number (milliseconds, a count) given to `flag`.
+fn whole<T: std::str::FromStr>(flag: &str, v: String) -> Result<T, String> {
     v.parse().map_err(|_| format!("bad {flag}: {v}"))
 }
 
@@ -230,6 +237,22 @@ mod tests {
         assert_eq!(args.config.poll_hold_ms, 0);
         assert!(parse(&["--poll-hold-ms", "-1"]).is_err());
         assert!(parse(&["--poll-hold-ms"]).is_err());
+    }
+
+    #[test]
+    fn max_log_messages_is_set_by_flag() {
+        assert_eq!(
+            parse(&["--test-profile"])
+                .unwrap()
+                .unwrap()
+                .config
+                .max_log_messages,
+            1024
+        );
+        let args = parse(&["--max-log-messages", "4096"]).unwrap().unwrap();
+        assert_eq!(args.config.max_log_messages, 4096);
+        assert!(parse(&["--max-log-messages", "-1"]).is_err());
+        assert!(parse(&["--max-log-messages"]).is_err());
     }
 
     #[test]

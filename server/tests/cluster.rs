@@ -394,3 +394,46 @@ async fn a_redis_restart_is_try_later_then_the_session_resumes_with_nothing_lost
         numbered(2..=3)
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_poll_handshake_while_redis_is_down_is_answered_try_later_with_its_hint() {
+    let mut redis = Redis::start();
+    let a = node(&redis, "a").await;
+    let open = poll_open(a.addr, &hello(None)).await;
+    let Some(Frame::Welcome(welcome)) = open.frames().into_iter().next() else {
+        panic!("expected WELCOME, got {:?}", open.frames());
+    };
+    redis.stop();
+    // The session is still in this node's memory, but its new attachment cannot be written:
+    // the answer carries ERROR 5 with the retry hint (not a bare 410 the client retries at once).
+    let again = poll_open(a.addr, &resume_hello(Some(&welcome.session), 0)).await;
+    assert_eq!(again.status, 200);
+    match again.frames().first() {
+        Some(Frame::Error(e)) => {
+            assert_eq!(e.code, ErrorCode::TryLater, "{e:?}");
+            assert!(e.retry_after_ms > 0, "{e:?}");
+        }
+        other => panic!("expected ERROR try-later, got {other:?}"),
+    }
+    redis.run();
+    // Nothing was lost meanwhile: the session resumes once Redis is back.
+    let mut resumed = None;
+    for _ in 0..50 {
+        let reply = poll_open(a.addr, &resume_hello(Some(&welcome.session), 0)).await;
+        match reply.frames().into_iter().next() {
+            Some(Frame::Welcome(w)) => {
+                resumed = Some(w);
+                break;
+            }
+            Some(Frame::Error(e)) if e.code == ErrorCode::TryLater => {
+                tokio::time::sleep(Duration::from_millis(100)).await
+            }
+            other => panic!("expected WELCOME or try-later, got {other:?}"),
+        }
+    }
+    let resumed = resumed.expect("resumed within 5 s of Redis coming back");
+    assert_eq!(
+        (resumed.session, resumed.resume),
+        (welcome.session, ResumeOutcome::Resumed)
+    );
+}
