@@ -12,7 +12,10 @@
 
 use crate::util::*;
 use holdfast::config::{Config, Protocol, TransportKind};
-use holdfast::core::{ClientError, Event, Payload, RejectReason, SendOutcome, StateKind};
+use holdfast::core::{
+    ClientError, DisconnectReason, Event, Payload, RejectReason, SendOutcome, StateKind,
+    TransportError,
+};
 use holdfast::web::{Client, UrlSource};
 use js_sys::{Array, Promise, Reflect};
 use std::cell::{Cell, RefCell};
@@ -87,6 +90,9 @@ enum Extra {
     NoPollution,
     /// Logs how many requests reached the redirect's target (informative).
     ReportRedirect,
+    /// A connection failed on the answer size limit (found while reading the body, not by the
+    /// dead-link deadline an endless body would otherwise run into).
+    OverLimit,
 }
 
 struct Case {
@@ -347,8 +353,8 @@ const POLLING: &[Case] = &[
     c("lp-poll-frame-length-huge", Lp, Stay(Bad)),
     c("lp-poll-length-varint-overflow", Lp, Stay(Bad)),
     c("lp-poll-mixed-batch", Lp, Messages(&["a", "after"], Bad)),
-    c("lp-poll-endless-chunked", Lp, Recover),
-    c("lp-poll-oversized-body", Lp, Recover),
+    cx("lp-poll-endless-chunked", Lp, Recover, &[OverLimit]),
+    cx("lp-poll-oversized-body", Lp, Recover, &[OverLimit]),
     c("lp-poll-410", Lp, Recover),
     c("lp-poll-404", Lp, Recover),
     cx(
@@ -711,6 +717,18 @@ async fn check(case: &Case, run: &str, c: &Client, rec: &Recorder) -> Result<(),
                 let polluted = Reflect::get(&probe, &"polluted".into()).unwrap_or(JsValue::NULL);
                 ensure(polluted.is_undefined(), "Object.prototype polluted")?;
             }
+            OverLimit => ensure(
+                rec.count(|e| {
+                    matches!(
+                        e,
+                        Event::Reconnecting {
+                            reason: DisconnectReason::Failed(TransportError::Network(m)),
+                            ..
+                        } if m.contains("-byte limit")
+                    )
+                }) >= 1,
+                "no connection failed on the answer size limit",
+            )?,
             Count(_) => {}
         }
     }

@@ -9,9 +9,11 @@
 //! closed on drop) and an `AbortController` that aborts the poll-open request and every poll on
 //! drop. POSTs are the exception, on purpose: like bytes handed to `WebSocket.send`, a POST
 //! handed over is allowed to finish after the transport is dropped (a close's CLOSE frame or
-//! the last ACK still reaches the server), one after another in order, each bounded by its own
-//! timeout signal so a black hole cannot keep them forever. Answers that arrive after the drop
-//! are not reported.
+//! the last ACK still reaches the server), one after another in order. While the transport is
+//! live the core's send deadline judges a POST (it knows about frozen pages, a browser timer
+//! does not: `AbortSignal.timeout` counts the time a page was frozen); from the drop on, each is
+//! bounded by a timeout signal so a black hole cannot keep them forever. Answers that arrive
+//! after the drop are not reported.
 
 use super::websocket::js_message;
 use crate::config::TransportKind;
@@ -33,6 +35,28 @@ extern "C" {
     // The global `fetch`, so the transports work in workers as well as windows.
     #[wasm_bindgen(js_name = fetch)]
     fn global_fetch(url: &str, init: &RequestInit) -> js_sys::Promise;
+
+    // `Response.body`'s stream and its reader, bound here rather than through web-sys's stream
+    // types (a bounded read needs four members). None of them throws: the body is fresh (not
+    // locked or read), and `read` / `cancel` report through their promises.
+    type BodyStream;
+    #[wasm_bindgen(method, getter = body)]
+    fn stream_of(this: &FetchResponse) -> Option<BodyStream>;
+    #[wasm_bindgen(extends = Response)]
+    type FetchResponse;
+    #[wasm_bindgen(method, js_name = getReader)]
+    fn get_reader(this: &BodyStream) -> BodyReader;
+    type BodyReader;
+    #[wasm_bindgen(method)]
+    fn read(this: &BodyReader) -> js_sys::Promise;
+    #[wasm_bindgen(method)]
+    fn cancel(this: &BodyReader) -> js_sys::Promise;
+    // What `read` resolves to.
+    type ReadChunk;
+    #[wasm_bindgen(method, getter)]
+    fn done(this: &ReadChunk) -> bool;
+    #[wasm_bindgen(method, getter)]
+    fn value(this: &ReadChunk) -> Option<js_sys::Uint8Array>;
 }
 
 type Sink = Rc<dyn Fn(Input)>;
@@ -76,7 +100,11 @@ struct Inner {
     /// POST bodies waiting for the one before them, with their URL.
     posts: RefCell<VecDeque<(String, Vec<u8>)>>,
     posting: Cell<bool>,
-    /// Longest a POST may take before its own signal aborts it.
+    /// Aborts the POST in flight; armed with a timeout when the transport is dropped.
+    post_abort: RefCell<Option<AbortController>>,
+    /// The armed timeout of the POST in flight after the drop.
+    post_deadline: RefCell<Option<Listener>>,
+    /// Longest a POST may take after the drop.
     post_timeout_ms: u32,
     /// The core's size limits: the largest frame (an SSE event carries one) and the largest
     /// answer body; larger ones are refused before they are copied into wasm.
@@ -106,6 +134,8 @@ impl HttpTransport {
             polls,
             posts: RefCell::new(VecDeque::new()),
             posting: Cell::new(false),
+            post_abort: RefCell::new(None),
+            post_deadline: RefCell::new(None),
             post_timeout_ms: u32::try_from(post_timeout_ms).unwrap_or(u32::MAX),
             limits,
             dropped: Cell::new(false),
@@ -183,8 +213,16 @@ impl HttpTransport {
 
 impl Drop for HttpTransport {
     fn drop(&mut self) {
-        self.inner.dropped.set(true);
-        self.inner.polls.abort();
+        let inner = &self.inner;
+        inner.dropped.set(true);
+        inner.polls.abort();
+        // The POST in flight may finish, within the timeout.
+        let in_flight = inner.post_abort.borrow().clone();
+        if let Some(controller) = in_flight {
+            let timeout = AbortSignal::timeout_with_u32(inner.post_timeout_ms);
+            let deadline = Listener::new(timeout.as_ref(), "abort", move |_| controller.abort());
+            *inner.post_deadline.borrow_mut() = deadline;
+        }
     }
 }
 
@@ -280,10 +318,24 @@ async fn drain_posts(inner: Rc<Inner>) {
     loop {
         let next = inner.posts.borrow_mut().pop_front();
         let Some((url, body)) = next else { break };
-        let signal = AbortSignal::timeout_with_u32(inner.post_timeout_ms);
+        let signal = match AbortController::new() {
+            Ok(controller) if !inner.dropped.get() => {
+                let signal = controller.signal();
+                *inner.post_abort.borrow_mut() = Some(controller);
+                signal
+            }
+            _ => AbortSignal::timeout_with_u32(inner.post_timeout_ms),
+        };
         let init = request("POST", Some(body), Some(&signal));
         let conn = inner.conn;
-        let failed = match fetch(&url, &init, inner.limits.answer).await {
+        let answer = fetch(&url, &init, inner.limits.answer).await;
+        // Taken out of their cells before they are dropped (a listener detaches through JS).
+        let done = (
+            inner.post_abort.borrow_mut().take(),
+            inner.post_deadline.borrow_mut().take(),
+        );
+        drop(done);
+        let failed = match answer {
             Ok((status, _, _)) if (200..300).contains(&status) => {
                 inner.report(Input::Sent { conn });
                 None
@@ -317,7 +369,8 @@ fn request(method: &str, body: Option<Vec<u8>>, signal: Option<&AbortSignal>) ->
 }
 
 /// Runs one fetch: `(status, body, Retry-After in ms)`, or the network error's message.
-/// A body over `max_body` bytes is an error, found before it is copied into wasm.
+/// A body over `max_body` bytes is an error, found before it is copied into wasm and before
+/// more of it is downloaded (an endless body ends there).
 async fn fetch(
     url: &str,
     init: &RequestInit,
@@ -347,19 +400,74 @@ async fn fetch_inner(
         .ok()
         .flatten()
         .and_then(|v| retry_after_ms(&v));
-    let buffer = response.array_buffer().map_err(|e| js_message(&e))?;
-    let buffer = JsFuture::from(buffer).await.map_err(|e| js_message(&e))?;
-    let bytes = js_sys::Uint8Array::new(&buffer);
-    if bytes.length() as usize > max_body {
-        return Err([
+    let body = read_bounded(&response, max_body).await?;
+    Ok((status, body, retry_after))
+}
+
+/// Reads `response`'s body chunk by chunk, keeping the chunks in JS, and copies it into wasm
+/// once it is complete. A body announced (`Content-Length`) or found to be over `max_body` bytes
+/// is cancelled at once: nothing more is downloaded, and nothing of it reaches wasm memory.
+async fn read_bounded(response: &Response, max_body: usize) -> Result<Vec<u8>, String> {
+    let over = |at_least: &str, size: u64| {
+        [
             "answer of ",
-            &crate::text::dec(bytes.length().into()),
+            at_least,
+            &crate::text::dec(size),
             " bytes is over the ",
             &crate::text::dec(max_body as u64),
             "-byte limit",
         ]
-        .concat());
+        .concat()
+    };
+    let Some(stream) = response.unchecked_ref::<FetchResponse>().stream_of() else {
+        return Ok(Vec::new());
+    };
+    let reader = stream.get_reader();
+    let announced = response
+        .headers()
+        .get("content-length")
+        .ok()
+        .flatten()
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if let Some(size) = announced.filter(|&size| size > max_body as u64) {
+        cancel(&reader);
+        return Err(over("", size));
     }
-    let body = bytes.to_vec();
-    Ok((status, body, retry_after))
+    let whole = js_sys::Array::new();
+    let mut total: usize = 0;
+    loop {
+        let step: ReadChunk = JsFuture::from(reader.read())
+            .await
+            .map_err(|e| js_message(&e))?
+            .unchecked_into();
+        if step.done() {
+            break;
+        }
+        // A fetch body's chunks are always `Uint8Array`s.
+        let Some(chunk) = step.value() else { break };
+        total = total.saturating_add(chunk.length() as usize);
+        if total > max_body {
+            cancel(&reader);
+            return Err(over("at least ", total as u64));
+        }
+        whole.push(&chunk);
+    }
+    // Joined in JS, then copied into wasm once.
+    let body = js_sys::Uint8Array::new_with_length(total as u32);
+    let mut at: u32 = 0;
+    for chunk in whole.iter() {
+        let chunk: js_sys::Uint8Array = chunk.unchecked_into();
+        body.set(&chunk, at);
+        at = at.saturating_add(chunk.length());
+    }
+    Ok(body.to_vec())
+}
+
+/// Cancels a body's download; its promise is awaited so that a rejection is not reported as
+/// unhandled.
+fn cancel(reader: &BodyReader) {
+    let cancelled = JsFuture::from(reader.cancel());
+    spawn_local(async move {
+        let _ = cancelled.await;
+    });
 }
