@@ -394,14 +394,14 @@ async fn fetch_inner(
         .dyn_into()
         .map_err(|_| "fetch resolved to something that is not a Response".to_owned())?;
     let status = response.status();
-    let retry_after = response
-        .headers()
-        .get("retry-after")
-        .ok()
-        .flatten()
-        .and_then(|v| retry_after_ms(&v));
+    let retry_after = header(&response, "retry-after").and_then(|v| retry_after_ms(&v));
     let body = read_bounded(&response, max_body).await?;
     Ok((status, body, retry_after))
+}
+
+/// Header `name` of `response`, if it has one.
+fn header(response: &Response, name: &str) -> Option<String> {
+    response.headers().get(name).ok().flatten()
 }
 
 /// Reads `response`'s body chunk by chunk, keeping the chunks in JS, and copies it into wasm
@@ -423,12 +423,7 @@ async fn read_bounded(response: &Response, max_body: usize) -> Result<Vec<u8>, S
         return Ok(Vec::new());
     };
     let reader = stream.get_reader();
-    let announced = response
-        .headers()
-        .get("content-length")
-        .ok()
-        .flatten()
-        .and_then(|v| v.trim().parse::<u64>().ok());
+    let announced = header(response, "content-length").and_then(|v| v.trim().parse::<u64>().ok());
     if let Some(size) = announced.filter(|&size| size > max_body as u64) {
         cancel(&reader);
         return Err(over("", size));
