@@ -20,7 +20,7 @@ use crate::message::{Message, SessionId};
 use holdfast::core::Instant;
 use holdfast::protocol::{
     decode, next_seq, CloseFrame, DecodeError, Decoded, ErrorCode, ErrorFrame, Frame, Hello,
-    Inbound, Limits, Receiver, ResumeOutcome, Welcome, ACK_DELAY_MS, VERSION,
+    Inbound, Limits, Receiver, ResumeOutcome, Welcome, ACK_DELAY_MS, MAX_SEQ, VERSION,
 };
 use std::collections::VecDeque;
 use std::fmt;
@@ -759,6 +759,12 @@ impl ServerSession {
     }
 
     fn handle_data(&mut self, now: Instant, seq: u64, msg: Message) {
+        // Sequence numbers never exceed 2^63 (PROTOCOL.md §5): a larger one is a bad frame.
+        // Accepted as a gap, it would move the receiver there and make every later message of
+        // the session a "duplicate", dropped for good (the client's receiver has the same rule).
+        if seq > MAX_SEQ {
+            return self.transmit(now, error_frame("seq above 2^63".to_owned()));
+        }
         match self.inbound.accept(seq) {
             Inbound::Duplicate => {
                 // A resend after resume, or the client missed our ACK: the receiver owes it
@@ -783,7 +789,7 @@ impl ServerSession {
 #[allow(clippy::unwrap_used, clippy::panic)] // a failing test may panic
 mod tests {
     use super::*;
-    use holdfast::protocol::{encode, ACK_EVERY, MAX_SEQ};
+    use holdfast::protocol::{encode, ACK_EVERY};
 
     fn at(ms: u64) -> Instant {
         Instant::from_millis(ms)
@@ -1124,6 +1130,22 @@ mod tests {
         s.detach(at(2_600), a);
         assert_eq!(s.state(), &SessionState::Detached { since: at(2_500) });
         assert_eq!(s.poll_timeout(), Some(at(7_500)));
+    }
+
+    #[test]
+    fn a_seq_above_2_63_is_a_bad_frame_and_does_not_move_the_receiver() {
+        let (mut s, _) = attached();
+        let out = feed(&mut s, 10, &text(MAX_SEQ + 1, "hostile"));
+        assert!(
+            matches!(frames(&out).as_slice(), [Frame::Error(e)] if e.code == ErrorCode::BadFrame),
+            "{out:?}"
+        );
+        assert!(!out.iter().any(|o| matches!(o, Output::Deliver(_))));
+        // The next good message is still delivered, and acknowledged as seq 1.
+        let out = feed(&mut s, 20, &text(1, "good"));
+        assert!(out.contains(&Output::Deliver(Message::Text("good".into()))));
+        s.handle_timeout(at(20 + ACK_DELAY_MS));
+        assert_eq!(frames(&drain(&mut s)), vec![Frame::Ack { seq: 1 }]);
     }
 
     #[test]
