@@ -20,7 +20,7 @@ use crate::message::{Message, SessionId};
 use holdfast::core::Instant;
 use holdfast::protocol::{
     decode, next_seq, CloseFrame, DecodeError, Decoded, ErrorCode, ErrorFrame, Frame, Hello,
-    Inbound, Limits, Receiver, ResumeOutcome, Welcome, ACK_DELAY_MS, MAX_SEQ, VERSION,
+    Inbound, Limits, Receiver, ResumeOutcome, Welcome, ACK_DELAY_MS, VERSION,
 };
 use std::collections::VecDeque;
 use std::fmt;
@@ -759,13 +759,11 @@ impl ServerSession {
     }
 
     fn handle_data(&mut self, now: Instant, seq: u64, msg: Message) {
-        // Sequence numbers never exceed 2^63 (PROTOCOL.md §5): a larger one is a bad frame.
-        // Accepted as a gap, it would move the receiver there and make every later message of
-        // the session a "duplicate", dropped for good (the client's receiver has the same rule).
-        if seq > MAX_SEQ {
-            return self.transmit(now, error_frame("seq above 2^63".to_owned()));
-        }
         match self.inbound.accept(seq) {
+            // Above 2^63 (PROTOCOL.md §5): malformed, answered as a bad frame.
+            Inbound::OutOfRange => {
+                self.transmit(now, error_frame("seq above 2^63".to_owned()));
+            }
             Inbound::Duplicate => {
                 // A resend after resume, or the client missed our ACK: the receiver owes it
                 // again.
@@ -789,7 +787,7 @@ impl ServerSession {
 #[allow(clippy::unwrap_used, clippy::panic)] // a failing test may panic
 mod tests {
     use super::*;
-    use holdfast::protocol::{encode, ACK_EVERY};
+    use holdfast::protocol::{encode, ACK_EVERY, MAX_SEQ};
 
     fn at(ms: u64) -> Instant {
         Instant::from_millis(ms)

@@ -900,14 +900,12 @@ impl Machine {
     }
 
     fn on_data(&mut self, now: Instant, conn: ConnId, seq: u64, payload: Payload) {
-        // Sequence numbers never exceed 2^63 (PROTOCOL.md §5): a larger one is malformed.
-        // Accepted as a gap, it would move the receiver there and make every later message a
-        // "duplicate", dropped silently for the rest of the session.
-        if seq > protocol::MAX_SEQ {
-            let e = protocol::DecodeError::TooLarge { field: "seq" };
-            return self.emit(Event::Error(ClientError::BadFrame(e)));
-        }
         match self.session.inbound.accept(seq) {
+            // Above 2^63 (PROTOCOL.md §5): malformed, dropped with an `error` event.
+            Inbound::OutOfRange => {
+                let e = protocol::DecodeError::TooLarge { field: "seq" };
+                return self.emit(Event::Error(ClientError::BadFrame(e)));
+            }
             Inbound::Duplicate => {
                 // The server resent: it missed our ACK. The receiver owes it again.
                 if self.timers.get(Timer::Ack).is_none() {

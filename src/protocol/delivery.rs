@@ -36,6 +36,9 @@ pub enum Inbound {
         /// The seq that was expected.
         expected: u64,
     },
+    /// Above [`MAX_SEQ`], which no sender ever uses: a malformed frame. Not delivered, and the
+    /// receiver does not move (moved there, it would take every later frame for a duplicate).
+    OutOfRange,
 }
 
 /// One direction's receiving side: the last seq delivered in order and the acknowledgement due.
@@ -59,6 +62,9 @@ impl Receiver {
     /// means the peer resent because it never got our ACK (a resume, or an ACK lost with a
     /// connection): it makes an ACK due again, so the peer can free its log.
     pub fn accept(&mut self, seq: u64) -> Inbound {
+        if seq > MAX_SEQ {
+            return Inbound::OutOfRange;
+        }
         if seq <= self.last {
             self.unacked = self.unacked.max(1);
             return Inbound::Duplicate;
@@ -113,6 +119,11 @@ mod tests {
         assert_eq!(r.accept(2), Inbound::Duplicate);
         assert_eq!(r.take_ack(), Some(3));
         assert_eq!(r.take_ack(), None);
+        // Out of range: refused, and the receiver stays where it was.
+        assert_eq!(r.accept(MAX_SEQ + 1), Inbound::OutOfRange);
+        assert_eq!(r.accept(u64::MAX), Inbound::OutOfRange);
+        assert_eq!(r.accept(4), Inbound::InOrder);
+        assert_eq!(r.take_ack(), Some(4));
         let mut r = Receiver::resumed(10);
         assert_eq!(r.accept(10), Inbound::Duplicate);
         assert_eq!(r.accept(11), Inbound::InOrder);
