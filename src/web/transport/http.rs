@@ -90,6 +90,13 @@ impl Drop for Stream {
     }
 }
 
+/// The POST in flight: its abort, and the timeout that triggers it, armed once the transport is
+/// dropped.
+struct InFlight {
+    abort: AbortController,
+    deadline: Option<Listener>,
+}
+
 struct Inner {
     conn: ConnId,
     kind: TransportKind,
@@ -100,10 +107,8 @@ struct Inner {
     /// POST bodies waiting for the one before them, with their URL.
     posts: RefCell<VecDeque<(String, Vec<u8>)>>,
     posting: Cell<bool>,
-    /// Aborts the POST in flight; armed with a timeout when the transport is dropped.
-    post_abort: RefCell<Option<AbortController>>,
-    /// The armed timeout of the POST in flight after the drop.
-    post_deadline: RefCell<Option<Listener>>,
+    /// The POST in flight, if any.
+    in_flight: RefCell<Option<InFlight>>,
     /// Longest a POST may take after the drop.
     post_timeout_ms: u32,
     /// The core's size limits: the largest frame (an SSE event carries one) and the largest
@@ -134,8 +139,7 @@ impl HttpTransport {
             polls,
             posts: RefCell::new(VecDeque::new()),
             posting: Cell::new(false),
-            post_abort: RefCell::new(None),
-            post_deadline: RefCell::new(None),
+            in_flight: RefCell::new(None),
             post_timeout_ms: u32::try_from(post_timeout_ms).unwrap_or(u32::MAX),
             limits,
             dropped: Cell::new(false),
@@ -217,11 +221,17 @@ impl Drop for HttpTransport {
         inner.dropped.set(true);
         inner.polls.abort();
         // The POST in flight may finish, within the timeout.
-        let in_flight = inner.post_abort.borrow().clone();
-        if let Some(controller) = in_flight {
+        let abort = inner
+            .in_flight
+            .borrow()
+            .as_ref()
+            .map(|post| post.abort.clone());
+        if let Some(abort) = abort {
             let timeout = AbortSignal::timeout_with_u32(inner.post_timeout_ms);
-            let deadline = Listener::new(timeout.as_ref(), "abort", move |_| controller.abort());
-            *inner.post_deadline.borrow_mut() = deadline;
+            let deadline = Listener::new(timeout.as_ref(), "abort", move |_| abort.abort());
+            if let Some(post) = inner.in_flight.borrow_mut().as_mut() {
+                post.deadline = deadline;
+            }
         }
     }
 }
@@ -319,9 +329,12 @@ async fn drain_posts(inner: Rc<Inner>) {
         let next = inner.posts.borrow_mut().pop_front();
         let Some((url, body)) = next else { break };
         let signal = match AbortController::new() {
-            Ok(controller) if !inner.dropped.get() => {
-                let signal = controller.signal();
-                *inner.post_abort.borrow_mut() = Some(controller);
+            Ok(abort) if !inner.dropped.get() => {
+                let signal = abort.signal();
+                *inner.in_flight.borrow_mut() = Some(InFlight {
+                    abort,
+                    deadline: None,
+                });
                 signal
             }
             _ => AbortSignal::timeout_with_u32(inner.post_timeout_ms),
@@ -329,11 +342,8 @@ async fn drain_posts(inner: Rc<Inner>) {
         let init = request("POST", Some(body), Some(&signal));
         let conn = inner.conn;
         let answer = fetch(&url, &init, inner.limits.answer).await;
-        // Taken out of their cells before they are dropped (a listener detaches through JS).
-        let done = (
-            inner.post_abort.borrow_mut().take(),
-            inner.post_deadline.borrow_mut().take(),
-        );
+        // Taken out of its cell before it is dropped (its listener detaches through JS).
+        let done = inner.in_flight.borrow_mut().take();
         drop(done);
         let failed = match answer {
             Ok((status, _, _)) if (200..300).contains(&status) => {
