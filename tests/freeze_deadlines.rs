@@ -7,9 +7,9 @@
 mod sim;
 
 use holdfast::config::{Config, TransportKind};
-use holdfast::core::{ConnId, DisconnectReason, Input, Payload, State};
-use holdfast::protocol::{self, encode_base64, Frame};
-use sim::{fast, welcome, Sim};
+use holdfast::core::{Action, ConnId, DisconnectReason, Input, Payload, State};
+use holdfast::protocol::{self, encode_base64, Decoded, Frame, Limits};
+use sim::{fast, open_poll, opened, welcome, Sim};
 
 fn sse() -> Config {
     Config {
@@ -45,9 +45,10 @@ fn a_post_in_flight_when_the_page_froze_is_not_a_send_timeout_on_resume() {
         "judged on resume: {:?}",
         s.reconnect_reasons()
     );
-    // The next tasks: the POST's answer, then the stream shows life.
+    // The next tasks: the POST's answer, then the stream answers the probe's ping.
     s.input(Input::Sent { conn });
-    sse_event(&mut s, conn, &Frame::Ping { id: 7 });
+    let probe = *posted_pings(&s).last().expect("the resume probed");
+    sse_event(&mut s, conn, &Frame::Pong { id: probe });
     s.input(Input::Sent { conn });
     s.advance(2_000);
     assert!(matches!(s.m.state(), State::Open { .. }));
@@ -96,4 +97,99 @@ fn an_attempt_in_flight_when_the_page_froze_gets_the_probe_window() {
     let c = s.open();
     assert_eq!(s.connects(), 1);
     assert!(matches!(s.m.state(), State::Open { conn, .. } if *conn == c));
+}
+
+/// Ping ids in the client's POST bodies (HTTP transports batch their frames).
+fn posted_pings(s: &Sim) -> Vec<u64> {
+    s.actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Send {
+                payload: Payload::Binary(body),
+                ..
+            } => protocol::split_batch(body).ok(),
+            _ => None,
+        })
+        .flatten()
+        .filter_map(|f| match protocol::decode(f, &Limits::default()) {
+            Ok(Decoded::Frame(Frame::Ping { id })) => Some(id),
+            _ => None,
+        })
+        .collect()
+}
+
+fn text(seq: u64, t: &str) -> Frame {
+    Frame::Text {
+        seq,
+        text: t.into(),
+    }
+}
+
+// Lifecycle bug 4 (TESTING.md): data the network stack read before the page froze is delivered
+// only after the resume. It proves nothing about the link now; only the answer to the probe's
+// ping does.
+
+#[test]
+fn data_read_before_a_freeze_is_delivered_but_does_not_keep_a_dead_link_past_the_probe() {
+    let (mut s, conn) = opened(fast());
+    s.jump(30_000);
+    // The first task after the resume: a message that was waiting in the page.
+    s.server(conn, text(1, "old"));
+    assert_eq!(s.messages(), [Payload::Text("old".into())], "delivered");
+    let probe = *s.pings_sent(conn).last().expect("the gap probed");
+    s.advance(fast().freeze_probe_ms - 1);
+    s.server(conn, text(2, "also old"));
+    s.server(conn, Frame::Ping { id: 9 });
+    assert!(matches!(s.m.state(), State::Open { .. }));
+    s.advance(1);
+    assert_eq!(
+        s.reconnect_reasons(),
+        [DisconnectReason::DeadLink],
+        "the probe's window, not the heartbeat timeout after the last message (pong {probe} never came)"
+    );
+    assert_eq!(s.messages().len(), 2, "everything read was still delivered");
+}
+
+#[test]
+fn the_probes_pong_after_a_freeze_proves_life_again() {
+    let (mut s, conn) = opened(fast());
+    s.jump(30_000);
+    s.server(conn, text(1, "old"));
+    let probe = *s.pings_sent(conn).last().expect("the gap probed");
+    s.advance(100);
+    s.server(conn, Frame::Pong { id: probe });
+    // From the pong on, data is proof of life again: the next message moves the deadline.
+    s.advance(2_000);
+    s.server(conn, text(2, "new"));
+    s.advance(2_000);
+    assert!(
+        matches!(s.m.state(), State::Open { .. }),
+        "{:?}",
+        s.reconnect_reasons()
+    );
+    assert!(s.reconnect_reasons().is_empty());
+}
+
+#[test]
+fn a_poll_answer_read_before_a_freeze_does_not_keep_a_black_holed_long_poll_alive() {
+    let mut s = Sim::new(Config {
+        transports: vec![TransportKind::LongPolling],
+        ..fast()
+    });
+    s.input(Input::Connect);
+    let conn = open_poll(&mut s);
+    s.jump(30_000);
+    s.input(Input::Polled {
+        conn,
+        body: protocol::encode_batch(&[text(1, "old")]),
+    });
+    assert_eq!(s.messages(), [Payload::Text("old".into())]);
+    assert!(!posted_pings(&s).is_empty(), "the gap probed");
+    s.advance(fast().freeze_probe_ms);
+    assert_eq!(
+        s.reconnect_reasons(),
+        [DisconnectReason::DeadLink],
+        "{:?}",
+        s.m.state()
+    );
 }

@@ -24,6 +24,11 @@ pub struct Heartbeat {
     pub outstanding: Option<(u64, Instant)>,
     /// Smoothed RTT (RFC 6298 style, α = 1/8).
     pub srtt_ms: Option<u64>,
+    /// The ping of a probe sent on resume from a freeze. Until its pong (or a later ping's)
+    /// arrives, inbound data is not proof of life: the network stack may have read it before
+    /// the page froze and only delivered it now, so a black-holed link would look alive until
+    /// the next request's deadline instead of failing the probe window.
+    pub thaw_probe: Option<u64>,
 }
 
 impl Heartbeat {
@@ -37,8 +42,13 @@ impl Heartbeat {
             .plus(self.interval_ms)
     }
 
-    /// Records a pong answering `id` received at `now`.
-    pub fn on_pong(&mut self, id: u64, now: Instant) {
+    /// Records a pong answering `id` received at `now`. Returns true when it answers the thaw
+    /// probe (which ends it): the link is alive again.
+    pub fn on_pong(&mut self, id: u64, now: Instant) -> bool {
+        let thawed = self.thaw_probe.is_some_and(|probe| id >= probe);
+        if thawed {
+            self.thaw_probe = None;
+        }
         if let Some((sent_id, at)) = self.outstanding {
             if sent_id == id {
                 let sample = now.since(at);
@@ -49,6 +59,7 @@ impl Heartbeat {
                 self.outstanding = None;
             }
         }
+        thawed
     }
 
     /// Allocates a ping id sent at `now`.

@@ -439,6 +439,11 @@ impl Machine {
             let stale = now.since(self.heartbeat.last_heard) >= self.heartbeat.interval_ms;
             if self.liveness_enabled() && (expired || stale) {
                 self.probe(now, conn);
+                // Only the probe's answer counts now (see `Heartbeat::thaw_probe`). Without a
+                // ping of ours (raw mode without a heartbeat) any data has to do.
+                if self.ping_enabled() {
+                    self.heartbeat.thaw_probe = self.heartbeat.outstanding.map(|(id, _)| id);
+                }
             }
         }
         now
@@ -745,8 +750,11 @@ impl Machine {
         })
     }
 
-    /// Anything from the server is proof of life.
+    /// Anything from the server is proof of life, except while a thaw probe waits for its pong.
     fn heard(&mut self, now: Instant) {
+        if self.heartbeat.thaw_probe.is_some() {
+            return;
+        }
         self.heartbeat.last_heard = now;
         if let (State::Open { .. }, true) = (&self.state, self.liveness_enabled()) {
             self.timers
@@ -856,12 +864,20 @@ impl Machine {
             Received::App(payload) => self.deliver(payload),
             Received::Pong => {
                 if let Some((id, _)) = self.heartbeat.outstanding {
-                    self.heartbeat.on_pong(id, now);
+                    self.pong(now, id);
                 }
             }
             // Forward compatibility: unknown frame types are ignored (they were liveness).
             Received::Ignored => {}
             Received::Bad(e) => self.emit(Event::Error(e)),
+        }
+    }
+
+    /// A pong for ping `id`; one that ends a thaw probe is the proof of life the data before it
+    /// could not be.
+    fn pong(&mut self, now: Instant, id: u64) {
+        if self.heartbeat.on_pong(id, now) {
+            self.heard(now);
         }
     }
 
@@ -888,7 +904,7 @@ impl Machine {
             Frame::Binary { seq, data } if open => {
                 self.on_data(now, conn, seq, Payload::Binary(data))
             }
-            Frame::Pong { id } => self.heartbeat.on_pong(id, now),
+            Frame::Pong { id } => self.pong(now, id),
             Frame::Ack { seq } => self.outbox.ack(seq),
             Frame::Welcome(_) => self.emit(Event::Error(ClientError::UnexpectedFrame("WELCOME"))),
             Frame::Hello(_) => self.emit(Event::Error(ClientError::UnexpectedFrame("HELLO"))),
