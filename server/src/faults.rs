@@ -49,6 +49,7 @@
 //! | `/_fault/kill-polls?ms=N` | a poll GET still unanswered after N ms (at most 600000) is killed: its `200` head and one byte go out, then the connection dies mid-body (an answer that never started would be retried by browsers unseen); `ms=0` turns it off |
 //! | `/_fault/gateway-timeout?ms=N` | a poll GET held N ms (at most 600000) is answered `504`, like a gateway giving up; `ms=0` turns it off |
 //! | `/_fault/recover` | clear every fault (including the SSE and poll ones); connections parked by `silent`/`hold` are dropped |
+//! | `/_fault/close` | every attached session is told CLOSE 1012 (non-final) and its connection ends cleanly (WebSocket close 1012, the SSE stream ends, a held poll answers the CLOSE); the sessions stay, a resume gets everything |
 //! | `/_fault/restart` | forget every session as a restarted server would: every open WebSocket, SSE stream and held poll is dropped, the session store is emptied and `on_close` runs for each session; a resume afterwards gets WELCOME `resume = 2` |
 //! | `GET /_fault/stats` | `{"sessions":N,"connections":N,"handshakes":N,"attached":N,"streams":N,"polls":N,"posts":N,"poll_overlaps":N}` |
 //!
@@ -322,6 +323,7 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
             "/_fault/gateway-timeout",
             get(gateway_timeout).post(gateway_timeout),
         )
+        .route("/_fault/close", get(close).post(close))
         .route("/_fault/restart", get(restart).post(restart))
         .route("/_fault/crash", get(crash).post(crash))
         .route("/_fault/store-outage", get(store_outage).post(store_outage))
@@ -365,6 +367,11 @@ async fn gateway_timeout(State(shared): State<Arc<Shared>>, RawQuery(query): Raw
     with_ms(query.as_deref(), None, |ms| {
         shared.faults.gateway_timeout(ms)
     })
+}
+
+async fn close(State(shared): State<Arc<Shared>>) -> &'static str {
+    crate::lifecycle::close_connections(&shared);
+    "ok"
 }
 
 async fn restart(State(shared): State<Arc<Shared>>) -> &'static str {

@@ -528,6 +528,16 @@ pub(crate) async fn restart(shared: &Shared) {
     }
 }
 
+/// `/_fault/close`: every attached session's connection gets CLOSE 1012 and ends; the sessions
+/// stay, so each client resumes with nothing lost (a graceful restart of the transport layer).
+pub(crate) fn close_connections(shared: &Shared) {
+    for entry in shared.hub.store().all() {
+        let mut session = entry.lock();
+        session.close_connection(RESTART.0, "server closing connections");
+        session.wake_owner();
+    }
+}
+
 /// Another node has a handshake for session `id` (a shared store's release request): if it is
 /// here, its connection is superseded and it is written with ownership passed to node `to`, in
 /// one step, then dropped here without `on_close` (the session lives on there). `Gone`: not

@@ -369,7 +369,12 @@ impl Link {
         match request {
             Request::Send { frames, reply } => {
                 if self.attachment.is_none() {
-                    // Draining: the session is over; dropping the reply answers 410.
+                    // Draining: the session let go of this link, and the CLOSE or ERROR that
+                    // says why waits for the next poll. A 410 here would end the client's link
+                    // before that poll (a short-polling client POSTs between polls), and the
+                    // client would never read why. Accepted and dropped instead: the frames
+                    // are not acknowledged, so a client that resumes sends them again.
+                    let _ = reply.send(());
                     return Ok(());
                 }
                 let step = self

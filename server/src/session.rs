@@ -558,6 +558,33 @@ impl ServerSession {
         }
     }
 
+    /// The server ends the current connection cleanly but keeps the session (a node shutting
+    /// down gracefully, a balancer draining it): CLOSE `code` `reason` after everything already
+    /// queued, then `Disconnect`. The session detaches once the connection is released and waits
+    /// for the client's resume as after any lost link; the log still holds what was not
+    /// acknowledged. `code` should not be final (4000–4499), or the client stops. Nothing
+    /// happens unless attached.
+    pub fn close_connection(&mut self, code: u16, reason: &str) {
+        if self.is_attached() {
+            self.disconnect(code, reason, true);
+        }
+    }
+
+    /// Ends the attached connection: CLOSE first (with `tell`), then `Disconnect`.
+    fn disconnect(&mut self, code: u16, reason: &str, tell: bool) {
+        if tell {
+            self.outputs
+                .push_back(Output::Transmit(Frame::Close(CloseFrame {
+                    code,
+                    reason: reason.to_owned(),
+                })));
+        }
+        self.outputs.push_back(Output::Disconnect {
+            code,
+            reason: reason.to_owned(),
+        });
+    }
+
     /// The server forgets the session without telling the client (a restart, an eviction): it
     /// is `Ended` at once and the current attachment, if any, gets `Disconnect` but no CLOSE, so
     /// the client sees a lost link and its resume fails.
@@ -679,17 +706,7 @@ impl ServerSession {
     /// first. The attached transport gets `Disconnect` either way.
     fn end(&mut self, code: u16, reason: &str, tell: bool) {
         if self.is_attached() {
-            if tell {
-                self.outputs
-                    .push_back(Output::Transmit(Frame::Close(CloseFrame {
-                        code,
-                        reason: reason.to_owned(),
-                    })));
-            }
-            self.outputs.push_back(Output::Disconnect {
-                code,
-                reason: reason.to_owned(),
-            });
+            self.disconnect(code, reason, tell);
         } else {
             self.forget_transport_outputs();
         }

@@ -394,6 +394,34 @@ async fn an_app_close_reaches_a_polling_client_then_the_session_is_gone() {
     assert_eq!(stats(&server).await.sessions, 0);
 }
 
+/// A short-polling client POSTs between polls (an ACK, a PING): a POST that arrives after the app
+/// closed the session but before the poll carrying the CLOSE is accepted, not `410`, so the
+/// client's link lasts until it reads why (seen in the browser: the 410 made it reconnect and
+/// report a gap instead of stopping with 4001).
+#[tokio::test]
+async fn a_post_after_an_app_close_is_accepted_until_the_close_is_polled() {
+    let server = start(ServerConfig::test_profile()).await;
+    let w = polling_session_that_sent(server.addr, "close:4001:bye").await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(
+        post_send(server.addr, &w.session, &[Frame::Ping { id: 1 }]).await,
+        204
+    );
+    let reply = poll(server.addr, &w.session, 0, false).await.unwrap();
+    assert!(
+        reply.frames().contains(&Frame::Close(CloseFrame {
+            code: 4001,
+            reason: "bye".into()
+        })),
+        "{:?}",
+        reply.frames()
+    );
+    assert_eq!(
+        post_send(server.addr, &w.session, &[Frame::Ping { id: 2 }]).await,
+        410
+    );
+}
+
 #[tokio::test]
 async fn unknown_sessions_get_410_for_sends_and_polls() {
     let server = start(ServerConfig::test_profile()).await;
@@ -787,4 +815,45 @@ async fn restart_ends_http_links_and_resumes_fail() {
     let (_, again) = sse_client(&server, &resume_hello(Some(&old.session), 0)).await;
     assert_eq!(again.resume, ResumeOutcome::Failed);
     assert_ne!(again.session, old.session);
+}
+
+/// `/_fault/close` (the fault matrix's F1, a clean server close): every transport's client is
+/// told CLOSE 1012, its connection ends cleanly, and the session stays for the resume.
+#[tokio::test]
+async fn close_ends_every_connection_cleanly_and_every_session_resumes() {
+    let server = start(ServerConfig::test_profile()).await;
+    let (mut ws, ws_w) = server.client().await;
+    let (mut sse, sse_w) = sse_client(&server, &hello(None)).await;
+    let lp = poll_client(server.addr).await;
+    let held = held_poll(server.addr, &lp.session).await;
+    stats_until(&server, |s| s.attached == 3).await;
+    fault(&server, "/_fault/close").await;
+    assert_eq!(
+        expect_close(&mut ws, 1012).await,
+        "server closing connections"
+    );
+    assert!(matches!(
+        sse.frame().await,
+        Frame::Close(CloseFrame { code: 1012, .. })
+    ));
+    assert!(matches!(sse.end(PROMPT).await, SseSeen::Ended));
+    let reply = held.await.unwrap().expect("the held poll is answered");
+    assert!(
+        reply
+            .frames()
+            .iter()
+            .any(|f| matches!(f, Frame::Close(CloseFrame { code: 1012, .. }))),
+        "{:?}",
+        reply.frames()
+    );
+    stats_until(&server, |s| s.attached == 0 && s.sessions == 3).await;
+    let (_ws, again) = connect_with_hello(&server, &resume_hello(Some(&ws_w.session), 0)).await;
+    assert_eq!(again.resume, ResumeOutcome::Resumed);
+    let (_sse, again) = sse_client(&server, &resume_hello(Some(&sse_w.session), 0)).await;
+    assert_eq!(again.resume, ResumeOutcome::Resumed);
+    let reply = poll_open(server.addr, &resume_hello(Some(&lp.session), 0)).await;
+    assert_eq!(
+        welcome(reply.frames().first()).resume,
+        ResumeOutcome::Resumed
+    );
 }

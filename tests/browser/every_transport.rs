@@ -1,0 +1,456 @@
+//! Fault-matrix rows that had a browser test on WebSocket only, now on every transport, each
+//! with three clients side by side: a row's timing has to hold for each of the three, so one run
+//! of the test is three runs of the row (TESTING.md, "Fault matrix (generated)", `×3`).
+//!
+//! The faults are the server's (`/_fault/close`, `down`, `restart`, `hold`), which reach every
+//! transport: a clean close is a protocol CLOSE with the non-final 1012, so it also reaches a
+//! short-polling client, which holds no connection a drop could cut.
+
+use crate::sessions::numbered;
+use crate::util::*;
+use holdfast::config::{Config, TransportKind};
+use holdfast::core::{DisconnectReason, Event, RejectReason, SendOutcome};
+use holdfast::web::{live_counts, Client, UrlSource};
+use wasm_bindgen_test::wasm_bindgen_test;
+
+/// Clients per scenario (a row's runs per execution).
+const SIDE_BY_SIDE: usize = 3;
+
+fn on(kind: TransportKind) -> Config {
+    Config {
+        transports: vec![kind],
+        // The HTTP transports' first connect attempt may queue behind the other clients' held
+        // requests for a moment; the upgrade probe would add a WebSocket attempt to each.
+        upgrade_probe_ms: 0,
+        ..test_config()
+    }
+}
+
+/// Requests of earlier tests (a last POST, a poll) finish on their own, bounded by their
+/// timeouts: wait for them so that this test's counts are its own.
+async fn settled() {
+    fault("recover").await;
+    for _ in 0..500 {
+        if live_counts().requests == 0 {
+            break;
+        }
+        sleep(10).await;
+    }
+}
+
+/// [`SIDE_BY_SIDE`] clients on `kind`, each open.
+async fn trio(kind: TransportKind, config: Config) -> Vec<(Client, Recorder)> {
+    let clients: Vec<_> = (0..SIDE_BY_SIDE)
+        .map(|_| client_with(UrlSource::Fixed(base()), config.clone()))
+        .collect();
+    for (i, (_, rec)) in clients.iter().enumerate() {
+        assert!(
+            rec.wait(8_000.0, |r| r.opens() == 1).await,
+            "{kind} client {i} never opened: {}",
+            rec.dump()
+        );
+    }
+    clients
+}
+
+fn close_all(clients: Vec<(Client, Recorder)>) {
+    for (c, _) in clients {
+        let _ = c.close(1000, "done");
+    }
+}
+
+fn reconnects(rec: &Recorder) -> Vec<(u32, u64, DisconnectReason)> {
+    rec.0
+        .borrow()
+        .iter()
+        .filter_map(|(_, e)| match e {
+            Event::Reconnecting {
+                attempt,
+                delay_ms,
+                reason,
+            } => Some((*attempt, *delay_ms, reason.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+fn gaps(rec: &Recorder) -> Vec<usize> {
+    rec.0
+        .borrow()
+        .iter()
+        .filter_map(|(_, e)| match e {
+            Event::Gap { messages, .. } => Some(messages.len()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Sends `n:{from}..n:{to}` on `c`.
+fn send_numbered(c: &Client, from: usize, to: usize) {
+    for i in from..to {
+        c.send(text(&format!("n:{i}")));
+    }
+}
+
+/// F1, a clean server close: every client is told CLOSE 1012 (not final), reconnects after a
+/// jittered delay within the first backoff ceiling, resumes its session, and what was sent before
+/// and while it was away arrives once, in order, with no gap.
+async fn clean_close(kind: TransportKind) {
+    settled().await;
+    let clients = trio(kind, on(kind)).await;
+    for (c, _) in &clients {
+        send_numbered(c, 0, 3);
+    }
+    for (_, rec) in &clients {
+        assert!(rec.wait(3_000.0, |r| numbered(r, "n:").len() == 3).await);
+    }
+    fault("close").await;
+    for (c, _) in &clients {
+        send_numbered(c, 3, 6);
+    }
+    for (i, (_, rec)) in clients.iter().enumerate() {
+        assert!(
+            rec.wait(5_000.0, |r| r.opens() == 2).await,
+            "{kind} client {i} did not reopen: {}",
+            rec.dump()
+        );
+        let r = reconnects(rec);
+        match r.as_slice() {
+            [(1, delay, DisconnectReason::ServerClose { code: 1012, .. })] => {
+                // Full jitter over the first ceiling (`reconnect_delay_ms`).
+                assert!(*delay <= 100, "{kind} client {i}: delay {delay} ms");
+            }
+            other => panic!("{kind} client {i}: {other:?}"),
+        }
+        assert!(
+            rec.wait(3_000.0, |r| numbered(r, "n:").len() == 6).await,
+            "{kind} client {i}: {:?}",
+            numbered(rec, "n:")
+        );
+        assert_eq!(numbered(rec, "n:"), [0, 1, 2, 3, 4, 5], "{kind} client {i}");
+        assert!(gaps(rec).is_empty(), "{kind} client {i}: resumed, no gap");
+    }
+    close_all(clients);
+}
+
+/// F2, the server down for 2 s: bounded attempts while it is down, open again within the maximum
+/// backoff (1 s) and a handshake after it is back.
+async fn down_two_seconds(kind: TransportKind) {
+    settled().await;
+    let clients = trio(kind, on(kind)).await;
+    let from: Vec<usize> = clients.iter().map(|(_, r)| r.len()).collect();
+    let t0 = now();
+    fault("down?ms=2000").await;
+    let back = t0 + 2_000.0;
+    for (i, (_, rec)) in clients.iter().enumerate() {
+        assert!(
+            rec.wait(6_000.0, |r| r.opens() == 2).await,
+            "{kind} client {i}: {}",
+            rec.dump()
+        );
+        let reopened = rec
+            .time_of(from[i], |e| matches!(e, Event::Open { .. }))
+            .unwrap_or(f64::NAN);
+        let attempts = reconnects(rec).len();
+        report(
+            &format!("{kind} client {i}: open again after the server was back (down 2 s)"),
+            reopened - back,
+        );
+        assert!(
+            reopened >= back - 50.0,
+            "{kind} client {i}: opened while down"
+        );
+        assert!(
+            reopened - back <= 1_500.0,
+            "{kind} client {i}: open {} ms after the server was back",
+            reopened - back
+        );
+        assert!(
+            attempts <= 12,
+            "{kind} client {i}: {attempts} attempts in 2 s: not backing off"
+        );
+    }
+    close_all(clients);
+}
+
+/// F15, the session unknown (the server restarted): one fresh handshake per client, one `gap`
+/// event listing at most what was not acknowledged, and the new session works.
+async fn restart(kind: TransportKind) {
+    settled().await;
+    let clients = trio(kind, on(kind)).await;
+    for (c, rec) in &clients {
+        send_numbered(c, 0, 5);
+        assert!(rec.wait(3_000.0, |r| numbered(r, "n:").len() == 5).await);
+    }
+    for (c, rec) in &clients {
+        assert!(
+            rec.wait(3_000.0, |_| c.buffered_amount() == 0).await,
+            "{kind}: the five were never acknowledged"
+        );
+    }
+    // Three more each, right before the restart: the server cannot have acknowledged them.
+    for (c, _) in &clients {
+        send_numbered(c, 5, 8);
+    }
+    let handshakes = server_handshakes().await;
+    fault("restart").await;
+    for (i, (c, rec)) in clients.iter().enumerate() {
+        assert!(
+            rec.wait(8_000.0, |r| r.opens() == 2).await,
+            "{kind} client {i}: {}",
+            rec.dump()
+        );
+        let g = gaps(rec);
+        assert!(
+            matches!(g.as_slice(), [n] if *n <= 3),
+            "{kind} client {i}: gaps {g:?}"
+        );
+        c.send(text("after"));
+        assert!(
+            rec.wait(3_000.0, |r| r.messages().contains(&text("after")))
+                .await,
+            "{kind} client {i}: the new session does not echo"
+        );
+    }
+    assert_eq!(
+        server_handshakes().await - handshakes,
+        SIDE_BY_SIDE as u64,
+        "{kind}: one fresh handshake per client"
+    );
+    close_all(clients);
+}
+
+/// F25, a flapping server: every connection is closed right after it opens (inside
+/// `min_uptime_ms`, 1 s; a short-polling client polls every 250 ms to read it in time), so the attempt count keeps growing; one that stays up past the minimum
+/// uptime starts the count over.
+async fn flapping(kind: TransportKind) {
+    settled().await;
+    // A short-polling client reads the CLOSE at its next poll: well inside the minimum uptime.
+    let config = Config {
+        poll_interval_ms: 250,
+        ..on(kind)
+    };
+    let clients = trio(kind, config).await;
+    for flap in 1..=4u32 {
+        for (i, (_, rec)) in clients.iter().enumerate() {
+            assert!(
+                rec.wait(6_000.0, |r| r.opens() == flap as usize).await,
+                "{kind} client {i}, open {flap}: {}",
+                rec.dump()
+            );
+        }
+        fault("close").await;
+        for (i, (_, rec)) in clients.iter().enumerate() {
+            assert!(
+                rec.wait(3_000.0, |r| reconnects(r).len() == flap as usize)
+                    .await,
+                "{kind} client {i}, flap {flap}: {}",
+                rec.dump()
+            );
+        }
+    }
+    for (i, (_, rec)) in clients.iter().enumerate() {
+        let attempts: Vec<u32> = reconnects(rec).iter().map(|r| r.0).collect();
+        assert_eq!(attempts, [1, 2, 3, 4], "{kind} client {i}");
+        assert!(
+            rec.wait(6_000.0, |r| r.opens() == 5).await,
+            "{kind} client {i}: {}",
+            rec.dump()
+        );
+    }
+    sleep(1_600).await;
+    fault("close").await;
+    for (i, (_, rec)) in clients.iter().enumerate() {
+        assert!(
+            rec.wait(3_000.0, |r| reconnects(r).len() == 5).await,
+            "{kind} client {i}: {}",
+            rec.dump()
+        );
+        assert_eq!(
+            reconnects(rec).last().map(|r| r.0),
+            Some(1),
+            "{kind} client {i}: reset after the minimum uptime"
+        );
+    }
+    close_all(clients);
+}
+
+/// F18, a server that accepts and never answers (`hold`): each client's first attempt ends at
+/// the connect deadline (2 s), not in a hang, and it opens once the server answers again.
+async fn never_answers(kind: TransportKind) {
+    settled().await;
+    fault("hold").await;
+    let t0 = now();
+    let clients: Vec<_> = (0..SIDE_BY_SIDE)
+        .map(|_| client_with(UrlSource::Fixed(base()), on(kind)))
+        .collect();
+    for (i, (_, rec)) in clients.iter().enumerate() {
+        assert!(
+            rec.wait(4_000.0, |r| !reconnects(r).is_empty()).await,
+            "{kind} client {i} hung: {}",
+            rec.dump()
+        );
+        let left = rec
+            .time_of(0, |e| matches!(e, Event::Reconnecting { .. }))
+            .unwrap_or(f64::NAN)
+            - t0;
+        report(
+            &format!("{kind} client {i}: left the unanswered attempt after"),
+            left,
+        );
+        assert!(
+            (1_900.0..=2_600.0).contains(&left),
+            "{kind} client {i}: {left} ms, the connect deadline is 2000 ms"
+        );
+        assert!(
+            matches!(
+                reconnects(rec).first(),
+                Some((1, _, DisconnectReason::ConnectTimeout))
+            ),
+            "{kind} client {i}: {:?}",
+            reconnects(rec)
+        );
+    }
+    fault("unhold").await;
+    for (i, (c, rec)) in clients.iter().enumerate() {
+        assert!(
+            rec.wait(8_000.0, |r| r.opens() == 1).await,
+            "{kind} client {i}: {}",
+            rec.dump()
+        );
+        c.send(text("answered"));
+        assert!(
+            rec.wait(3_000.0, |r| r.messages().contains(&text("answered")))
+                .await
+        );
+    }
+    close_all(clients);
+}
+
+/// F26, a terminal answer (the app closes the session with the final 4001): the client stops
+/// with the code and reason, makes no more attempts and refuses sends.
+async fn app_close_is_final(kind: TransportKind) {
+    settled().await;
+    let clients = trio(kind, on(kind)).await;
+    for (c, _) in &clients {
+        c.send(text("close:4001:bye"));
+    }
+    for (i, (c, rec)) in clients.iter().enumerate() {
+        assert!(
+            rec.wait(3_000.0, |r| r.closes() == 1).await,
+            "{kind} client {i}: {}",
+            rec.dump()
+        );
+        let close = rec.0.borrow().iter().find_map(|(_, e)| match e {
+            Event::Close { code, reason, .. } => Some((*code, reason.clone())),
+            _ => None,
+        });
+        assert_eq!(close, Some((4001, "bye".to_owned())), "{kind} client {i}");
+        assert_eq!(
+            c.send(text("late")),
+            SendOutcome::Rejected(RejectReason::Closed)
+        );
+    }
+    sleep(1_500).await;
+    for (i, (_, rec)) in clients.iter().enumerate() {
+        assert!(reconnects(rec).is_empty(), "{kind} client {i}: retried");
+        assert_eq!(rec.opens(), 1, "{kind} client {i}: opened again");
+    }
+    drop(clients);
+}
+
+/// F27 on the HTTP transports: 50 reconnects forced by clean closes leave no growth in live
+/// streams, listeners, timers or requests, and closing leaves nothing behind.
+async fn reconnects_leak_nothing(kind: TransportKind) {
+    settled().await;
+    let before = live_counts();
+    let config = Config {
+        reconnect_delay_ms: 1,
+        reconnect_max_delay_ms: 20,
+        ..on(kind)
+    };
+    let (c, rec) = opened_client(UrlSource::Fixed(base()), config).await;
+    let open = live_counts();
+    for i in 2..=51 {
+        fault("close").await;
+        assert!(
+            rec.wait(8_000.0, |r| r.opens() == i).await,
+            "{kind} reconnect {i}: {}",
+            rec.dump()
+        );
+        let now_counts = live_counts();
+        assert_eq!(
+            now_counts.sockets, open.sockets,
+            "{kind}: streams grew at {i}"
+        );
+        assert!(
+            now_counts.listeners <= open.listeners,
+            "{kind}: listeners grew at {i}: {now_counts:?} vs {open:?}"
+        );
+        assert!(
+            now_counts.timers <= before.timers + 2,
+            "{kind}: timers grew at {i}: {now_counts:?}"
+        );
+        assert!(
+            now_counts.requests <= open.requests + 2,
+            "{kind}: requests grew at {i}: {now_counts:?} vs {open:?}"
+        );
+    }
+    assert_eq!(c.stats().reconnects, 50);
+    c.close(1000, "done").unwrap();
+    drop(c);
+    let mut after = live_counts();
+    for _ in 0..300 {
+        if after == before {
+            break;
+        }
+        sleep(10).await;
+        after = live_counts();
+    }
+    assert_eq!(after, before, "{kind} left resources behind");
+}
+
+macro_rules! per_transport {
+    ($scenario:ident: $($name:ident => $kind:expr),+ $(,)?) => {
+        $(
+            #[wasm_bindgen_test]
+            async fn $name() {
+                $scenario($kind).await;
+            }
+        )+
+    };
+}
+
+per_transport!(clean_close:
+    clean_close_websocket => TransportKind::WebSocket,
+    clean_close_sse => TransportKind::Sse,
+    clean_close_long_polling => TransportKind::LongPolling,
+    clean_close_short_polling => TransportKind::Polling,
+);
+per_transport!(down_two_seconds:
+    down_two_seconds_sse => TransportKind::Sse,
+    down_two_seconds_long_polling => TransportKind::LongPolling,
+    down_two_seconds_short_polling => TransportKind::Polling,
+);
+per_transport!(restart:
+    restart_sse => TransportKind::Sse,
+    restart_long_polling => TransportKind::LongPolling,
+    restart_short_polling => TransportKind::Polling,
+);
+per_transport!(flapping:
+    flapping_sse => TransportKind::Sse,
+    flapping_long_polling => TransportKind::LongPolling,
+    flapping_short_polling => TransportKind::Polling,
+);
+per_transport!(never_answers:
+    never_answers_long_polling => TransportKind::LongPolling,
+    never_answers_short_polling => TransportKind::Polling,
+);
+per_transport!(app_close_is_final:
+    app_close_is_final_short_polling => TransportKind::Polling,
+);
+per_transport!(reconnects_leak_nothing:
+    reconnects_leak_nothing_sse => TransportKind::Sse,
+    reconnects_leak_nothing_long_polling => TransportKind::LongPolling,
+    reconnects_leak_nothing_short_polling => TransportKind::Polling,
+);
