@@ -45,7 +45,7 @@ bench:
 fuzz:
 	bash scripts/fuzz.sh
 
-## soak: the lifecycle e2e with hidden tabs idle 10 min under Chromium's intensive timer throttling, then the timing fault tests SOAK_RUNS (default 20) times in Chromium and Firefox, counts written into TESTING.md's fault matrix (not part of test; ~13 min + ~6 min a run)
+## soak: the lifecycle e2e with hidden tabs idle 10 min under Chromium's intensive timer throttling, then the timing fault tests SOAK_RUNS (default 20) times in Chromium and Firefox, counts written into TESTING.md's fault matrix (not part of test; ~13 min + ~8 min a run)
 .PHONY: soak
 soak:
 	bash scripts/soak.sh

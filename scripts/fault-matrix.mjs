@@ -31,6 +31,17 @@ const BNAME = { chrome: "Chromium", firefox: "Firefox" };
 // an e2e script (tests/e2e/<script>.mjs, its exit status); host tests are "file::fn".
 const b = (test, partial, browsers = CF) => ({ kind: "browser", test, browsers, partial });
 const e = (test, partial, browsers = ["chrome"]) => ({ kind: "e2e", test, browsers, partial });
+// x3(…): a browser test that runs its scenario with three clients side by side and fails if any
+// one of them misses (tests/browser/every_transport.rs): each execution counts as 3 runs.
+const x3 = (test, partial) => ({ ...b(test, partial), side: 3 });
+// The per-transport scenario `name` of tests/browser/every_transport.rs, on transport `t`.
+const ET = { ws: "websocket", sse: "sse", lp: "long_polling", sp: "short_polling" };
+const every = (name, partial, ts = ALL) => Object.fromEntries(ts.map((t) => [t, [x3(`every_transport::${name}_${ET[t]}`, partial)]]));
+// Merges per-transport entry lists: each row's own tests first, then these.
+const plus = (row, ...extra) => {
+  for (const more of extra) for (const [t, xs] of Object.entries(more)) row[t] = [...(row[t] ?? []), ...xs];
+  return row;
+};
 
 const HS = "hostile::hostile_handshake_over_websocket";
 const HSSE = "hostile::hostile_sse_streams";
@@ -39,25 +50,23 @@ const KEEP = "matrix::heartbeats_keep_every_transport_open_through_an_idle_cut_m
 const CUT = "matrix::an_idle_cut_middlebox_closes_a_raw_link_without_heartbeats_after_3_s";
 
 export const MATRIX = {
-  F1: {
+  F1: plus({
     fault: "clean server close", expected: "reconnect after jittered backoff; nothing lost", applies: ALL,
     ws: [b(HS, "case ws-close-4500-after-open (a close frame with a non-final code): reconnects and the next message arrives; jitter and loss not asserted")],
     sse: [b(HSSE, "case sse-end-after-welcome (the stream ends cleanly): reconnects; jitter and loss not asserted")],
     host: ["close_and_stale::non_final_server_close_reconnects", "reconnect_backoff::full_jitter_spreads_uniformly_within_bounds_over_10k_draws"],
-  },
-  F2: {
+  }, every("clean_close")),
+  F2: plus({
     fault: "server killed, back after 5 s", expected: "bounded attempts while down; open within max backoff after it is back", applies: ALL,
-    ws: [b("faults::server_down_for_two_seconds_reconnects_within_max_backoff_after_it_is_back", "down 2 s, not 5 s (≤ 12 attempts; open ≤ 1.3 s after it is back)")],
     host: ["reconnect_backoff::ceiling_grows_exponentially_then_caps", "transport_fallback::exhausted_chain_backs_off_then_restarts_from_the_top"],
-  },
-  F3: {
+  }, every("down_five_seconds")),
+  F3: plus({
     fault: "black hole both ways (no FIN/RST)", expected: "declared dead within the dead window; reconnect", applies: ALL,
-    ws: [b("faults::silent_server_is_declared_dead_within_the_window_and_reconnected_after_recovery")],
     sse: [b("transports::sse_black_hole_is_detected", "proxy black hole: dead within 6 s, the 2.5 s window not asserted"), b("transports::sse_alone", "server silent: dead < 4.5 s")],
     lp: [b("transports::long_polling_black_hole_is_detected", "proxy black hole: dead within 6 s, the 2.5 s window not asserted"), b("transports::long_polling_alone", "server silent: dead < 4.5 s")],
     sp: [b("transports::short_polling_alone", "server silent (no proxy black hole): dead < 4.5 s")],
     host: ["dead_link::silent_link_is_declared_dead_exactly_at_the_deadline", "dead_link::dead_link_reconnects_on_the_same_transport", "http_transports::answered_polls_keep_the_link_alive_and_silence_still_kills_it"],
-  },
+  }, every("silent")),
   F4: {
     fault: "black hole server → client only", expected: "same as F3", applies: ALL,
     ws: [b("transports::websocket_through_the_proxy_survives_reset_and_one_way_black_holes", "blackhole-down: reconnect ≤ 8 s and sends delivered once; detection time not asserted")],
@@ -117,11 +126,11 @@ export const MATRIX = {
     lp: [b("transports::a_gateway_timeout_shorter_than_the_hold_is_an_empty_poll_and_loses_nothing", "one poll in flight not asserted here (poll_overlaps is checked in F13's test)")],
     host: ["http_transports::long_polling_polls_again_as_soon_as_an_answer_came_and_never_two_at_once"],
   },
-  F15: {
+  F15: plus({
     fault: "session unknown (no sticky sessions / server restarted)", expected: "one fresh handshake, resume or `gap` event", applies: ALL,
     ws: [b("sessions::a_server_restart_loses_the_session_and_the_client_reports_one_gap")],
     host: ["session_resume::a_failed_resume_reports_one_gap_with_exactly_the_unacknowledged_messages", "session_resume::a_server_answering_another_session_counts_as_a_failed_resume", "session_pair::a_restart_mid_stream_yields_one_gap_and_the_streams_go_on"],
-  },
+  }, every("restart")),
   F16: {
     fault: "server restart with 100 clients", expected: "reconnect times spread over the jitter window", applies: ALL,
     ws: [b("matrix::a_restart_with_100_clients_spreads_their_reconnects_over_the_jitter_window", "the jitter of the retries is asserted; when the 100 clients of one page reopen is reported (the browser's per-page handshake throttling dominates it); Chromium only (in Firefox the test returns at once: 100 clients in one page stall its per-host WebSocket queue)", ["chrome"])],
@@ -135,12 +144,12 @@ export const MATRIX = {
     sp: [b(HPOLL, "case sp-503-retry-after-huge: every delay ≤ 1.5 s (the clamp); the wait not asserted")],
     host: ["reconnect_backoff::retry_after_hint_is_honoured_and_clamped", "reconnect_backoff::try_later_close_and_error_frame_delay_the_retry"],
   },
-  F18: {
+  F18: plus({
     fault: "accepts TCP, never answers", expected: "handshake deadline", applies: ALL,
     ws: [b("transports::a_hanging_websocket_upgrade_is_abandoned_at_its_deadline", "deadline reported, not asserted"), b(HS, "case hs-no-welcome (upgrade answered, WELCOME never): recovers")],
     sse: [b("transports::the_seventh_connection_to_one_origin_ends_in_a_deadline_not_a_hang", "the request is stuck in the browser's connection pool, not at an accepting server: left < 4.5 s")],
     host: ["hostile_input::a_first_handshake_that_never_answers_is_abandoned_at_the_connect_deadline", "transport_fallback::connect_deadline_covers_a_transport_that_never_opens"],
-  },
+  }, every("never_answers")),
   F19: {
     fault: "400 ± 200 ms latency each way", expected: "no false dead detection", applies: ALL,
     ws: [b("matrix::websocket_under_400_200_ms_latency_has_no_false_dead_link")],
@@ -180,21 +189,23 @@ export const MATRIX = {
     sp: [b("transports::short_polling_alone", "5 sends before open, in order; the cap not reached")],
     host: ["send_queue::sends_before_open_are_queued_and_flushed_in_order_before_the_open_event", "send_queue::sends_during_an_outage_are_queued_and_delivered_after_reconnect", "send_queue::reject_policy_refuses_over_the_count_and_reports_it", "send_queue::drop_oldest_policy_makes_room_and_says_how_many_were_dropped"],
   },
-  F25: {
+  F25: plus({
     fault: "flapping server (opens then closes)", expected: "backoff does not reset on open, only after min uptime", applies: ALL,
-    ws: [b("matrix::a_flapping_server_does_not_reset_the_backoff_until_the_minimum_uptime")],
     host: ["reconnect_backoff::attempts_reset_only_after_min_uptime", "reconnect_backoff::flapping_server_keeps_backing_off"],
-  },
-  F26: {
+  }, every("flapping")),
+  F26: plus({
     fault: "terminal answers (401/403 after one refresh, app close codes)", expected: "stop; clear reason; no more attempts", applies: ALL,
     ws: [b(HS, "cases hs-close-4001, ws-close-4000-after-open, ws-transport-close-4499, hs-error-forbidden: closed with the code and a reason, sends rejected; 401/403 after one refresh not in the browser")],
     sse: [b(HSSE, "case sse-error-version only (terminal 1002 with a reason)")],
     lp: [b(HPOLL, "case lp-open-error-version only (terminal 1002 with a reason)")],
     host: ["close_and_stale::final_server_close_code_stops_reconnecting", "close_and_stale::final_code_on_the_transport_close_also_stops", "close_and_stale::unauthorized_twice_is_terminal_after_one_immediate_retry", "close_and_stale::version_mismatch_is_terminal_with_a_clear_reason", "reconnect_backoff::max_attempts_closes_for_good_with_a_reason"],
-  },
+  }, every("app_close_is_final", "the app's final close 4001 (code and reason, no attempt in 1.5 s, sends rejected); 401/403 after one refresh not in the browser")),
   F27: {
     fault: "500 forced reconnects", expected: "no growth: listeners, live transports, timers, heap, wasm memory", applies: ALL,
     ws: [b("leaks::two_hundred_forced_reconnects_leak_nothing", "200 reconnects, not 500; sockets, listeners, timers, clients; heap and wasm memory not measured")],
+    sse: [b("every_transport::reconnects_leak_nothing_sse", "50 reconnects (clean closes), not 500; streams, listeners, timers, requests; heap and wasm memory not measured (BENCHMARKS.md measures them over 500 on WebSocket)")],
+    lp: [b("every_transport::reconnects_leak_nothing_long_polling", "50 reconnects (clean closes), not 500; listeners, timers, requests; heap and wasm memory not measured")],
+    sp: [b("every_transport::reconnects_leak_nothing_short_polling", "50 reconnects (clean closes), not 500; listeners, timers, requests; heap and wasm memory not measured")],
     host: [],
   },
 };
@@ -233,9 +244,9 @@ function merge(into, from) {
     for (const [n, rs] of Object.entries(tests)) ((into[w] ??= {})[n] ??= []).push(...rs);
 }
 
-function tally(results, where, name) {
+function tally(results, where, name, side = 1) {
   const rs = results[where]?.[name] ?? [];
-  return { passed: rs.filter(Boolean).length, runs: rs.length };
+  return { passed: side * rs.filter(Boolean).length, runs: side * rs.length };
 }
 
 // ---- rendering -------------------------------------------------------------------------------
@@ -251,7 +262,7 @@ function cellFor(row, t, results) {
     if (!mine.length) { parts.push(`${BNAME[br]}: not covered`); continue; }
     let passed = 0, runs = 0;
     for (const x of mine) {
-      const r = tally(results, x.kind === "e2e" ? `e2e:${br}` : br, x.test);
+      const r = tally(results, x.kind === "e2e" ? `e2e:${br}` : br, x.test, x.side);
       passed += r.passed; runs += r.runs;
     }
     parts.push(`${BNAME[br]} ${runs ? `${passed}/${runs}` : "not run"}`);
@@ -276,7 +287,7 @@ export function render(results, meta) {
     return `${BNAME[br]} ${counts.length ? Math.max(...counts) : 0}`;
   });
   L.push(`- Runs per browser test (most runs of any one test): ${runsPer.join(", ")}; e2e runs: ${Object.keys(results).filter((k) => k.startsWith("e2e:")).length ? Object.entries(results).filter(([k]) => k.startsWith("e2e:")).map(([k, v]) => `${BNAME[k.slice(4)]} ${Object.entries(v).map(([n, rs]) => `${n} ${rs.length}`).join(", ")}`).join("; ") : "none in this measurement"}; host tests: ${Object.keys(results.host ?? {}).length ? "counted" : "not run in this measurement (the column lists how many prove the logic)"}.`);
-  L.push("- A cell is passed / runs summed over the executions of the tests mapped to it, per browser; \"not run\": mapped but absent from the logs; \"—\": the row does not apply to that transport (fallback rows sit under the transport the fault hits); **not covered**: no browser or e2e test proves it. `*`: every test in the cell proves only part of the expected behaviour (what is missing is listed below).");
+  L.push("- A cell is passed / runs summed over the executions of the tests mapped to it, per browser; \"not run\": mapped but absent from the logs; \"—\": the row does not apply to that transport (fallback rows sit under the transport the fault hits); **not covered**: no browser or e2e test proves it. A test marked `×3` (tests/browser/every_transport.rs) runs its scenario with three clients side by side and fails if any one misses: each execution counts as 3 runs. `*`: every test in the cell proves only part of the expected behaviour (what is missing is listed below).");
   L.push("- Host tests (tests/*.rs, simulated clock) prove the client logic, not the browser.", "");
   L.push(`| # | fault | expected | ${T.map((t) => TNAME[t]).join(" | ")} | host (logic) |`);
   L.push(`|---|---|---|${T.map(() => "---").join("|")}|---|`);
@@ -297,8 +308,8 @@ export function render(results, meta) {
     const items = [];
     for (const t of row.applies)
       for (const x of row[t] ?? []) {
-        const counts = x.browsers.map((br) => { const r = tally(results, x.kind === "e2e" ? `e2e:${br}` : br, x.test); return `${BNAME[br]} ${r.runs ? `${r.passed}/${r.runs}` : "not run"}`; }).join(", ");
-        items.push(`  - ${TNAME[t]}: ${x.kind === "e2e" ? `e2e \`tests/e2e/${x.test}.mjs\`` : `\`${x.test}\``} (${counts})${x.partial ? ` — partial: ${x.partial}` : ""}`);
+        const counts = x.browsers.map((br) => { const r = tally(results, x.kind === "e2e" ? `e2e:${br}` : br, x.test, x.side); return `${BNAME[br]} ${r.runs ? `${r.passed}/${r.runs}` : "not run"}`; }).join(", ");
+        items.push(`  - ${TNAME[t]}: ${x.kind === "e2e" ? `e2e \`tests/e2e/${x.test}.mjs\`` : `\`${x.test}\``}${x.side ? ` ×${x.side}` : ""} (${counts})${x.partial ? ` — partial: ${x.partial}` : ""}`);
       }
     for (const n of row.host) { const r = tally(results, "host", n); items.push(`  - host: \`${n}\`${r.runs ? ` (${r.passed}/${r.runs})` : ""}`); }
     L.push(`- **${id}** ${row.fault}${items.length ? "" : ": nothing"}`, ...items);

@@ -4,8 +4,8 @@
 #     wake-up throttling (issue 11, item 2), then every other lifecycle scenario as in `make test`.
 #     LIFECYCLE_IDLE_S overrides the idle time; SOAK_LIFECYCLE=0 skips this part.
 #  2. The timing fault tests of the browser suite (SOAK_FILTERS, default "faults:: transports::
-#     upgrade:: matrix::": module prefixes, so no test runs twice; tests/browser/{faults,
-#     transports,upgrade,matrix}.rs) SOAK_RUNS times (default 20) in headless Chromium and in
+#     upgrade:: matrix:: every_transport::": module prefixes, so no test runs twice;
+#     tests/browser/{faults,transports,upgrade,matrix,every_transport}.rs) SOAK_RUNS times (default 20) in headless Chromium and in
 #     Firefox (one wasm-pack run per browser, so a failure in one does not skip the other), each
 #     against a fresh server and fault proxy; then scripts/fault-matrix.mjs writes the pass counts
 #     into TESTING.md, "Fault matrix (generated)" (issue 11, item 1). Logs:
@@ -19,7 +19,7 @@ export PATH="$HOME/.cargo/bin:$(pwd)/.tools/node_modules/.bin:$PATH"
 unset GECKODRIVER CHROMEDRIVER
 export WASM_BINDGEN_TEST_TIMEOUT=${WASM_BINDGEN_TEST_TIMEOUT:-300}
 RUNS=${SOAK_RUNS:-20}
-FILTERS=${SOAK_FILTERS:-faults:: transports:: upgrade:: matrix::}
+FILTERS=${SOAK_FILTERS:-faults:: transports:: upgrade:: matrix:: every_transport::}
 DIR=target/fault-matrix/soak-$(date -u +%Y%m%dT%H%M%SZ)
 mkdir -p "$DIR"
 failed=0

@@ -8,6 +8,7 @@
 mod util;
 
 mod echo;
+mod every_transport;
 mod faults;
 mod hostile;
 mod leaks;
