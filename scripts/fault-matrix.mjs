@@ -37,6 +37,8 @@ const x3 = (test, partial) => ({ ...b(test, partial), side: 3 });
 // The per-transport scenario `name` of tests/browser/every_transport.rs, on transport `t`.
 const ET = { ws: "websocket", sse: "sse", lp: "long_polling", sp: "short_polling" };
 const every = (name, partial, ts = ALL) => Object.fromEntries(ts.map((t) => [t, [x3(`every_transport::${name}_${ET[t]}`, partial)]]));
+// The HTTP transports' proxy faults (reset, one-way black holes), one client each.
+const proxied = (partial) => Object.fromEntries(["sse", "lp", "sp"].map((t) => [t, [b(`every_transport::through_proxy_faults_${ET[t]}`, partial)]]));
 // Merges per-transport entry lists: each row's own tests first, then these.
 const plus = (row, ...extra) => {
   for (const more of extra) for (const [t, xs] of Object.entries(more)) row[t] = [...(row[t] ?? []), ...xs];
@@ -48,6 +50,7 @@ const HSSE = "hostile::hostile_sse_streams";
 const HPOLL = "hostile::hostile_long_and_short_polling";
 const KEEP = "matrix::heartbeats_keep_every_transport_open_through_an_idle_cut_middlebox";
 const CUT = "matrix::an_idle_cut_middlebox_closes_a_raw_link_without_heartbeats_after_3_s";
+const LAT = "matrix::every_transport_under_400_200_ms_latency_has_no_false_dead_link";
 
 export const MATRIX = {
   F1: plus({
@@ -67,21 +70,21 @@ export const MATRIX = {
     sp: [b("transports::short_polling_alone", "server silent (no proxy black hole): dead < 4.5 s")],
     host: ["dead_link::silent_link_is_declared_dead_exactly_at_the_deadline", "dead_link::dead_link_reconnects_on_the_same_transport", "http_transports::answered_polls_keep_the_link_alive_and_silence_still_kills_it"],
   }, every("silent")),
-  F4: {
+  F4: plus({
     fault: "black hole server → client only", expected: "same as F3", applies: ALL,
     ws: [b("transports::websocket_through_the_proxy_survives_reset_and_one_way_black_holes", "blackhole-down: reconnect ≤ 8 s and sends delivered once; detection time not asserted")],
     host: ["dead_link::silent_link_is_declared_dead_exactly_at_the_deadline"],
-  },
-  F5: {
+  }, proxied("proxy blackhole-down held until the verdict: given up ≤ 3.3 s, reopened ≤ 15 s after the path heals (caught pooled connections are spent first), sends delivered once; one client")),
+  F5: plus({
     fault: "black hole client → server only", expected: "server times the client out; client reconnects; sends delivered once", applies: ALL,
     ws: [b("transports::websocket_through_the_proxy_survives_reset_and_one_way_black_holes")],
     host: ["http_transports::an_unanswered_post_ends_the_link_at_the_heartbeat_timeout"],
-  },
-  F6: {
+  }, proxied("proxy blackhole-up held until the verdict: the client's POST deadline ends the link (≤ 3.3 s), not the server's timeout; sends delivered once; one client")),
+  F6: plus({
     fault: "TCP reset mid-stream", expected: "noticed at once; reconnect", applies: ALL,
     ws: [b("transports::websocket_through_the_proxy_survives_reset_and_one_way_black_holes", "proxy reset: reconnect ≤ 8 s, \"at once\" not timed"), b("faults::dropped_connections_reconnect_and_deliver_what_was_sent_meanwhile", "server drops the socket (abrupt close, 1006), not an RST: reconnecting ≤ 3 s")],
     host: [],
-  },
+  }, proxied("proxy reset: a reconnect within 1 s, or none when the browser retried the reset request on a new connection itself (polls, POSTs); sends delivered once within 3 s; one client")),
   F7: {
     fault: "idle-timeout middlebox (cuts after 3 s idle)", expected: "heartbeats keep it open for 60 s (and without heartbeats it does cut)", applies: ALL,
     ws: [b(KEEP, "proxy idle-cut 3 s: kept open 15 s, not 60 s (protocol WebSocket: the server's 1 s pings help; a raw WebSocket kept by its client heartbeat alone too)"), b(CUT, "the other half only: without heartbeats (raw, to an endpoint that sends nothing) the proxy cuts it 2.7–4.5 s after the last byte")],
@@ -152,26 +155,23 @@ export const MATRIX = {
   }, every("never_answers")),
   F19: {
     fault: "400 ± 200 ms latency each way", expected: "no false dead detection", applies: ALL,
-    ws: [b("matrix::websocket_under_400_200_ms_latency_has_no_false_dead_link")],
-    sse: [b("matrix::sse_under_400_200_ms_latency_has_no_false_dead_link")],
-    lp: [b("matrix::long_polling_under_400_200_ms_latency_has_no_false_dead_link")],
-    sp: [b("matrix::short_polling_under_400_200_ms_latency_has_no_false_dead_link")],
+    ws: [b(LAT)], sse: [b(LAT)], lp: [b(LAT)], sp: [b(LAT)],
     host: [],
   },
-  F20: {
+  F20: plus({
     fault: "responses sliced into 3-byte chunks", expected: "identical messages", applies: ALL,
     sse: [b(HSSE, "cases sse-byte-chunks (1-byte chunks) and sse-crlf-split-chunks: the messages arrive intact")],
     host: [],
-  },
+  }, every("sliced")),
   F21: {
     fault: "browser offline 20 s, then online", expected: "no attempts storm while offline; reconnect at once on `online`", applies: ALL,
-    ws: [e("lifecycle")],
+    ws: [e("lifecycle")], sse: [e("lifecycle")], lp: [e("lifecycle")], sp: [e("lifecycle")],
     host: ["online_offline::offline_pauses_attempts_and_online_attempts_at_once", "online_offline::a_failure_while_offline_waits_for_online", "online_offline::online_during_backoff_skips_the_wait"],
   },
   F22: {
     fault: "page frozen 30 s while the server sends", expected: "on resume: decide within 500 ms; everything delivered once, in order", applies: ALL,
-    ws: [e("lifecycle")], sse: [e("lifecycle")], lp: [e("lifecycle")],
-    host: ["dead_link::frozen_gap_probes_before_declaring_death", "dead_link::resumed_input_probes_instead_of_declaring_death", "freeze_deadlines::a_post_in_flight_when_the_page_froze_is_not_a_send_timeout_on_resume", "freeze_deadlines::an_attempt_in_flight_when_the_page_froze_gets_the_probe_window"],
+    ws: [e("lifecycle")], sse: [e("lifecycle")], lp: [e("lifecycle")], sp: [e("lifecycle")],
+    host: ["dead_link::frozen_gap_probes_before_declaring_death", "dead_link::resumed_input_probes_instead_of_declaring_death", "freeze_deadlines::a_post_in_flight_when_the_page_froze_is_not_a_send_timeout_on_resume", "freeze_deadlines::an_attempt_in_flight_when_the_page_froze_gets_the_probe_window", "freeze_deadlines::data_read_before_a_freeze_is_delivered_but_does_not_keep_a_dead_link_past_the_probe", "freeze_deadlines::a_poll_answer_read_before_a_freeze_does_not_keep_a_black_holed_long_poll_alive"],
   },
   F23: {
     fault: "exactly-once under churn (many random faults while both sides stream)", expected: "0 lost, 0 duplicated, order kept", applies: ALL,

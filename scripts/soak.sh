@@ -17,7 +17,8 @@ bash scripts/setup.sh
 export PATH="$HOME/.cargo/bin:$(pwd)/.tools/node_modules/.bin:$PATH"
 # An exported GECKODRIVER makes `wasm-pack test --chrome` run Firefox (toolchain.md, trap 3).
 unset GECKODRIVER CHROMEDRIVER
-export WASM_BINDGEN_TEST_TIMEOUT=${WASM_BINDGEN_TEST_TIMEOUT:-300}
+# The runner's timeout covers the whole run in one browser, not one test (~7 min each now).
+export WASM_BINDGEN_TEST_TIMEOUT=${WASM_BINDGEN_TEST_TIMEOUT:-900}
 RUNS=${SOAK_RUNS:-20}
 FILTERS=${SOAK_FILTERS:-faults:: transports:: upgrade:: matrix:: every_transport::}
 DIR=target/fault-matrix/soak-$(date -u +%Y%m%dT%H%M%SZ)

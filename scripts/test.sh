@@ -13,7 +13,8 @@ cargo test --workspace
 cargo test -p holdfast --features serde --test config_serde
 
 echo "== browsers: headless Chromium and Firefox against the reference server"
-export WASM_BINDGEN_TEST_TIMEOUT=${WASM_BINDGEN_TEST_TIMEOUT:-300}
+# The runner's timeout covers the whole run in one browser, not one test (~7 min each now).
+export WASM_BINDGEN_TEST_TIMEOUT=${WASM_BINDGEN_TEST_TIMEOUT:-900}
 bash scripts/with-server.sh wasm-pack test --headless --chrome --firefox -- --test browser -- --nocapture
 
 echo "== cluster: two Redis-backed nodes behind HAProxy (no stickiness), headless Chromium + Firefox"

@@ -20,6 +20,7 @@
 //! | `/mode/drop-after-upgrade` | the upgrade goes through, then every byte after the `101` is discarded both ways |
 //! | `/mode/idle-cut?ms=N` | an idle-timeout middlebox: a connection, open or new, that carries no byte either way for `N` ms (counted from its last byte or from when the mode was set, whichever is later) is reset at both ends (RST), as a NAT or firewall that forgot it would; the count of such cuts is in `/stats` |
 //! | `/mode/latency?ms=N&jitter=J` | every chunk read from either peer is delivered `N ± J` ms later (uniform), byte order kept per direction (a chunk is never delivered before the one read before it); when a peer closes, what is still queued is delivered first; after the mode changes, what is queued is still delivered in order |
+//! | `/mode/slice?bytes=N` | server → client bytes, open or new connections, are written `N` bytes at a time (at least 1), 1 ms apart, each write its own TCP segment (no Nagle): a response or frame arrives in pieces, as through a slow or fragmenting path |
 //! | `/reset` | every open connection is reset (RST) |
 //! | `/kill` | every open connection is closed (FIN) |
 //! | `/stats` | `{"connections":N,"accepted":N,"idle_cuts":N}` |
@@ -55,6 +56,8 @@ enum Mode {
         ms: u64,
         jitter: u64,
     },
+    /// Server → client bytes go out this many at a time, 1 ms apart.
+    Slice(usize),
 }
 
 /// `key`'s value in a query string `a=1&b=2`, as a number.
@@ -76,6 +79,7 @@ impl Mode {
                 let jitter = query_ms(query, "jitter").unwrap_or(0).min(ms);
                 Mode::Latency { ms, jitter }
             }
+            "slice" => Mode::Slice(query_ms(query, "bytes")?.clamp(1, 64 * 1024) as usize),
             "pass" => Mode::Pass,
             "blackhole" => Mode::Blackhole,
             "blackhole-down" => Mode::BlackholeDown,
@@ -98,7 +102,8 @@ impl Mode {
             | Mode::HangUpgrade
             | Mode::DropAfterUpgrade
             | Mode::IdleCut(_)
-            | Mode::Latency { .. } => (false, false),
+            | Mode::Latency { .. }
+            | Mode::Slice(_) => (false, false),
         }
     }
 }
@@ -303,6 +308,9 @@ async fn proxy(mut client: TcpStream, state: Arc<State>) {
     let mut rng = Rng::new(state.accepted.load(Ordering::Relaxed));
     if let Mode::Latency { ms, jitter } = at_accept {
         to_server.push(&head, rng.delay(ms, jitter));
+    } else if at_accept.holes().1 {
+        // A black hole client → server loses the request head (and the body read with it) like
+        // every later byte: the server must not answer a request it could not have received.
     } else if sw.write_all(&head).await.is_err() {
         return;
     }
@@ -366,6 +374,10 @@ async fn proxy(mut client: TcpStream, state: Arc<State>) {
                         // lost
                     } else if delay.is_some() || !to_client.is_empty() {
                         to_client.push(bytes, delay.unwrap_or_default());
+                    } else if let Mode::Slice(size) = current {
+                        if !write_sliced(&mut cw, bytes, size).await {
+                            return;
+                        }
                     } else if cw.write_all(bytes).await.is_err() {
                         return;
                     }
@@ -418,6 +430,19 @@ async fn proxy(mut client: TcpStream, state: Arc<State>) {
             }
         }
     }
+}
+
+/// Writes `bytes` `size` at a time, 1 ms apart; `false` if the peer is gone.
+async fn write_sliced(to: &mut OwnedWriteHalf, bytes: &[u8], size: usize) -> bool {
+    for (i, piece) in bytes.chunks(size.max(1)).enumerate() {
+        if i > 0 {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        if to.write_all(piece).await.is_err() {
+            return false;
+        }
+    }
+    true
 }
 
 fn far_future() -> Instant {

@@ -209,3 +209,43 @@ fn unknown_or_incomplete_modes_are_refused() {
         assert!(answer.starts_with("HTTP/1.1 404"), "{path}: {answer}");
     }
 }
+
+/// A black hole client → server loses a new connection's request head too (the browser's first
+/// POST on a fresh connection used to get through and be answered); `blackhole-down` forwards it
+/// and loses the answer.
+#[test]
+fn a_black_hole_up_loses_a_new_connections_head_and_down_loses_its_answer() {
+    let proxy = start();
+    for mode in ["blackhole-up", "blackhole-down"] {
+        proxy.control(&format!("/mode/{mode}"));
+        let mut s = proxy.connect();
+        s.set_read_timeout(Some(Duration::from_millis(500))).unwrap();
+        s.write_all(b"POST /send HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi")
+            .unwrap();
+        let mut buf = [0u8; 64];
+        let r = s.read(&mut buf);
+        assert!(
+            matches!(&r, Err(e) if e.kind() == std::io::ErrorKind::WouldBlock
+                || e.kind() == std::io::ErrorKind::TimedOut),
+            "{mode}: {r:?}"
+        );
+    }
+}
+
+/// `slice?bytes=3`: the upstream's answer arrives 3 bytes at a time, about 1 ms apart, intact.
+#[test]
+fn slice_writes_the_answer_in_small_pieces_and_keeps_every_byte() {
+    let proxy = start();
+    let mut s = proxy.connect();
+    handshake(&mut s);
+    proxy.control("/mode/slice?bytes=3");
+    let msg: Vec<u8> = (0..=255u8).collect();
+    let t0 = Instant::now();
+    echo(&mut s, &msg);
+    // 86 pieces, 1 ms apart: the echo cannot have come back in one write.
+    assert!(t0.elapsed() >= Duration::from_millis(60), "{:?}", t0.elapsed());
+    proxy.control("/mode/pass");
+    let t1 = Instant::now();
+    echo(&mut s, &msg);
+    assert!(t1.elapsed() < Duration::from_millis(60), "{:?}", t1.elapsed());
+}

@@ -2,14 +2,14 @@
 //! with three clients side by side: a row's timing has to hold for each of the three, so one run
 //! of the test is three runs of the row (TESTING.md, "Fault matrix (generated)", `×3`).
 //!
-//! The faults are the server's (`/_fault/close`, `silent`, `down`, `restart`, `hold`), which
-//! reach every transport: a clean close is a protocol CLOSE with the non-final 1012, so it also
+//! The faults are the server's (`/_fault/close`, `silent`, `down`, `restart`, `hold`) and the
+//! fault proxy's (`slice`, `reset`, one-way black holes), which reach every transport: a clean close is a protocol CLOSE with the non-final 1012, so it also
 //! reaches a short-polling client, which holds no connection a drop could cut.
 
 use crate::sessions::numbered;
 use crate::util::*;
 use holdfast::config::{Config, TransportKind};
-use holdfast::core::{DisconnectReason, Event, RejectReason, SendOutcome};
+use holdfast::core::{DisconnectReason, Event, Payload, RejectReason, SendOutcome};
 use holdfast::web::{live_counts, Client, UrlSource};
 use wasm_bindgen_test::wasm_bindgen_test;
 
@@ -473,6 +473,135 @@ async fn reconnects_leak_nothing(kind: TransportKind) {
     assert_eq!(after, before, "{kind} left resources behind");
 }
 
+/// F20, responses sliced into 3-byte pieces 1 ms apart by the fault proxy (the handshake's
+/// answer too): every message arrives identical (multi-byte UTF-8 cut mid-character, binary
+/// with every byte value), in order, with no error event.
+async fn sliced(kind: TransportKind) {
+    settled().await;
+    proxy("slice?bytes=3").await;
+    let clients: Vec<_> = (0..SIDE_BY_SIDE)
+        .map(|_| client_with(UrlSource::Fixed(proxied_base()), on(kind)))
+        .collect();
+    let texts = [
+        "plain".to_owned(),
+        "héllo ✓ 😀 — ünïcödé".to_owned(),
+        "x".repeat(600),
+    ];
+    let bytes: Vec<u8> = (0..=255).collect();
+    for (c, _) in &clients {
+        for t in &texts {
+            c.send(text(t));
+        }
+        c.send(Payload::Binary(bytes.clone()));
+    }
+    let mut want: Vec<Payload> = texts.iter().map(|t| text(t)).collect();
+    want.push(Payload::Binary(bytes));
+    for (i, (_, rec)) in clients.iter().enumerate() {
+        assert!(
+            rec.wait(10_000.0, |r| r.messages().len() >= want.len())
+                .await,
+            "{kind} client {i}: {}",
+            rec.dump()
+        );
+        assert_eq!(rec.messages(), want, "{kind} client {i}");
+        assert_eq!(
+            rec.count(|e| matches!(e, Event::Error(_))),
+            0,
+            "{kind} client {i}: {}",
+            rec.dump()
+        );
+    }
+    proxy("pass").await;
+    close_all(clients);
+}
+
+/// F4, F5, F6 on the HTTP transports, through the fault proxy. A black hole server → client
+/// (F4) or client → server (F5), kept until the client gives the link up: within the dead window
+/// or the POST's deadline (2.5 s) + slack; the session resumes once the path heals (connections
+/// a black hole caught stay dead, pooled idle ones too, so the reopen may first spend an attempt
+/// on them), and what was sent meanwhile arrives once. A reset of every connection (F6) is
+/// noticed at once (a reconnect within 1 s) or not at all: the browser itself retries a request
+/// whose reused connection was reset before any answer (a poll, a POST) on a new one, so the link
+/// goes on without a verdict; either way what was sent arrives once, within 3 s.
+async fn through_proxy_faults(kind: TransportKind) {
+    settled().await;
+    proxy("pass").await;
+    let (c, rec) = opened_client(UrlSource::Fixed(proxied_base()), on(kind)).await;
+    let mut sent = 0;
+    for mode in ["reset", "blackhole-down", "blackhole-up"] {
+        let opens = rec.opens();
+        let from = rec.len();
+        let at = now();
+        proxy(mode).await;
+        for _ in 0..3 {
+            c.send(text(&format!("n:{sent}")));
+            sent += 1;
+        }
+        let given_up = |r: &Recorder| {
+            r.0.borrow()
+                .iter()
+                .skip(from)
+                .any(|(_, e)| matches!(e, Event::Reconnecting { .. }))
+        };
+        if mode == "reset" {
+            assert!(
+                rec.wait(3_000.0, |r| numbered(r, "n:").len() == sent).await,
+                "{kind}, reset: {:?}: {}",
+                numbered(&rec, "n:"),
+                rec.dump()
+            );
+            if let Some(t) = rec.time_of(from, |e| matches!(e, Event::Reconnecting { .. })) {
+                report(
+                    &format!("{kind} via proxy, reset: link given up after"),
+                    t - at,
+                );
+                assert!(
+                    t - at <= 1_000.0,
+                    "{kind}: a reset noticed after {} ms",
+                    t - at
+                );
+            } else {
+                report(
+                    &format!("{kind} via proxy, reset: went on without a verdict (ms)"),
+                    0.0,
+                );
+            }
+            continue;
+        }
+        assert!(
+            rec.wait(6_000.0, given_up).await,
+            "{kind}, {mode}: never given up: {}",
+            rec.dump()
+        );
+        let lost = rec
+            .time_of(from, |e| matches!(e, Event::Reconnecting { .. }))
+            .unwrap_or(f64::NAN)
+            - at;
+        report(
+            &format!("{kind} via proxy, {mode}: link given up after"),
+            lost,
+        );
+        assert!(lost <= 3_300.0, "{kind}, {mode}: given up after {lost} ms");
+        proxy("pass").await;
+        assert!(
+            rec.wait(15_000.0, |r| r.opens() == opens + 1).await,
+            "{kind}, {mode}: no reconnect: {}",
+            rec.dump()
+        );
+        report(
+            &format!("{kind} via proxy, {mode}: open again after"),
+            now() - at,
+        );
+        assert!(
+            rec.wait(3_000.0, |r| numbered(r, "n:").len() == sent).await,
+            "{kind}, {mode}: {:?}",
+            numbered(&rec, "n:")
+        );
+    }
+    assert_eq!(numbered(&rec, "n:"), (0..sent).collect::<Vec<_>>());
+    c.close(1000, "done").unwrap();
+}
+
 macro_rules! per_transport {
     ($scenario:ident: $($name:ident => $kind:expr),+ $(,)?) => {
         $(
@@ -525,6 +654,17 @@ per_transport!(app_close_is_final:
     app_close_is_final_sse => TransportKind::Sse,
     app_close_is_final_long_polling => TransportKind::LongPolling,
     app_close_is_final_short_polling => TransportKind::Polling,
+);
+per_transport!(sliced:
+    sliced_websocket => TransportKind::WebSocket,
+    sliced_sse => TransportKind::Sse,
+    sliced_long_polling => TransportKind::LongPolling,
+    sliced_short_polling => TransportKind::Polling,
+);
+per_transport!(through_proxy_faults:
+    through_proxy_faults_sse => TransportKind::Sse,
+    through_proxy_faults_long_polling => TransportKind::LongPolling,
+    through_proxy_faults_short_polling => TransportKind::Polling,
 );
 per_transport!(reconnects_leak_nothing:
     reconnects_leak_nothing_sse => TransportKind::Sse,

@@ -5,8 +5,8 @@
 //
 // - F22 frozen page: CDP Page.setWebLifecycleState frozen for 30 s while the server sends (a
 //   broadcaster tab, 20 messages/s), then active (and visible: the user came back). (a) the link
-//   as it is, over WebSocket (Chromium closes a frozen page's WebSockets), SSE and long polling
-//   (the server times the frozen page out meanwhile); (b) SSE black-holed by a loopback proxy
+//   as it is, over WebSocket (Chromium closes a frozen page's WebSockets), SSE, long polling and
+//   short polling (the server times the frozen page out meanwhile); (b) SSE black-holed by a loopback proxy
 //   during the freeze, nothing ever reaching the page, so only the probe can tell.
 //   Expected: the client decides (a reconnect, or a message) within 500 ms of the resume, and
 //   every message arrives exactly once, in order.
@@ -28,9 +28,9 @@
 //   only reports a late one).
 // - F21 offline: the page's network emulated offline for 20 s (CDP Network.emulateNetworkConditions
 //   fires `offline`/`online`; it does not cut open WebSockets) and the link cut meanwhile (proxy
-//   black hole). Expected: no connection attempt while offline (WebSocket constructions counted in
-//   the page, TCP connections counted by the proxy), open < 1 s after `online`, nothing lost or
-//   duplicated.
+//   black hole), on each of the four transports. Expected: no connection attempt while offline
+//   (TCP connections counted by the proxy; WebSocket constructions counted in the page too), open
+//   < 1 s after `online`, nothing lost or duplicated.
 //
 // Firefox: not driven here. playwright-core 1.65 drives stock Firefox only over WebDriver BiDi,
 // and firefox-esr 153 lacks commands its context setup sends (emulation.setMediaFeaturesOverride);
@@ -294,7 +294,7 @@ async function delivered(pages, sent, what) {
 // Chromium closes a frozen page's WebSockets (the close event arrives on resume), so over
 // WebSocket the verdict is that close; SSE and long polling keep their requests, and through a
 // black hole only the probe can tell.
-const LINKS = [["websocket", "as-is"], ["sse", "as-is"], ["long-polling", "as-is"], ["sse", "black-holed"]];
+const LINKS = [["websocket", "as-is"], ["sse", "as-is"], ["long-polling", "as-is"], ["polling", "as-is"], ["sse", "black-holed"]];
 
 async function frozen(b, server) {
   console.log(`== F22 frozen page: ${FREEZE_MS / 1000} s frozen while the server sends, ${RUNS} runs × ${LINKS.length} links`);
@@ -491,15 +491,21 @@ async function setOffline(tab, offline) {
   }
 }
 
+// Every transport: the proxy's count of TCP connections is what shows no attempt was made (the
+// page's count of WebSocket constructions is WebSocket's alone).
+const OFFLINE_TRANSPORTS = ["websocket", "sse", "long-polling", "polling"];
+
 async function offline(b, server) {
-  console.log(`== F21 offline ${OFFLINE_MS / 1000} s with the link cut, then online; ${RUNS} runs`);
+  console.log(`== F21 offline ${OFFLINE_MS / 1000} s with the link cut, then online; ${RUNS} runs × ${OFFLINE_TRANSPORTS.length} transports`);
   const bc = await broadcaster(b, server, "O:");
   const runs = [];
   for (let i = 0; i < RUNS; i++) {
-    const proxy = await startProxy(server);
-    const tab = await newTab(b, server + "/pkg/package.json");
-    await tab.start(proxy.url + "/holdfast", "O:");
-    runs.push({ name: `run ${i + 1}`, proxy, tab });
+    for (const transport of OFFLINE_TRANSPORTS) {
+      const proxy = await startProxy(server);
+      const tab = await newTab(b, server + "/pkg/package.json");
+      await tab.start(proxy.url + "/holdfast", "O:", { ...OPTIONS, transports: [transport] });
+      runs.push({ name: `run ${i + 1} (${transport})`, proxy, tab });
+    }
   }
   await bc.go();
   await sleep(1000);
