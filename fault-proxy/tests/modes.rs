@@ -219,7 +219,8 @@ fn a_black_hole_up_loses_a_new_connections_head_and_down_loses_its_answer() {
     for mode in ["blackhole-up", "blackhole-down"] {
         proxy.control(&format!("/mode/{mode}"));
         let mut s = proxy.connect();
-        s.set_read_timeout(Some(Duration::from_millis(500))).unwrap();
+        s.set_read_timeout(Some(Duration::from_millis(500)))
+            .unwrap();
         s.write_all(b"POST /send HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi")
             .unwrap();
         let mut buf = [0u8; 64];
@@ -243,9 +244,17 @@ fn slice_writes_the_answer_in_small_pieces_and_keeps_every_byte() {
     let t0 = Instant::now();
     echo(&mut s, &msg);
     // 86 pieces, 1 ms apart: the echo cannot have come back in one write.
-    assert!(t0.elapsed() >= Duration::from_millis(60), "{:?}", t0.elapsed());
+    assert!(
+        t0.elapsed() >= Duration::from_millis(60),
+        "{:?}",
+        t0.elapsed()
+    );
     proxy.control("/mode/pass");
     let t1 = Instant::now();
     echo(&mut s, &msg);
-    assert!(t1.elapsed() < Duration::from_millis(60), "{:?}", t1.elapsed());
+    assert!(
+        t1.elapsed() < Duration::from_millis(60),
+        "{:?}",
+        t1.elapsed()
+    );
 }

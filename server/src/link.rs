@@ -213,11 +213,15 @@ pub(crate) fn spawn(
         idle_timeout: Duration::from_millis(shared.config.idle_timeout_ms.max(1)),
         deadline: None,
         drain_until: None,
+        last_words: Vec::new(),
         shared: Arc::clone(shared),
         _registration: registration,
     };
     tokio::spawn(link.run(rx, first));
 }
+
+/// How long a draining poll link stays after a poll carried its last words.
+const LINGER: Duration = Duration::from_secs(2);
 
 /// How a link ends.
 enum End {
@@ -240,6 +244,9 @@ struct Link {
     deadline: Option<Instant>,
     /// While draining: when to stop waiting for a poll to fetch the last frames.
     drain_until: Option<tokio::time::Instant>,
+    /// While draining: the CLOSE or ERROR that says why, answered again to a poll that comes
+    /// while the link lingers after carrying it.
+    last_words: Vec<Frame>,
     shared: Arc<Shared>,
     _registration: Registration,
 }
@@ -411,6 +418,11 @@ impl Link {
                         let _ = held.send(Bytes::new());
                     }
                 }
+                if self.attachment.is_none() && polls.pending.is_empty() {
+                    // Lingering: the last words again (the answer that carried them may be
+                    // lost, or this poll crossed it).
+                    polls.pending.extend(self.last_words.iter().cloned());
+                }
                 if cursor.is_some() && self.attachment.is_some() {
                     // Frames drained but not carried yet: the session queues every data
                     // frame after the cursor again, these among them. (While draining there
@@ -434,7 +446,8 @@ impl Link {
                     self.answer_held();
                 }
                 result?;
-                self.drained()
+                self.drained();
+                Ok(())
             }
         }
     }
@@ -484,25 +497,32 @@ impl Link {
             attachment.release().await;
         }
         self.deadline = None;
-        let closing = matches!(
-            &self.down,
-            Down::Poll(polls)
-                if polls.pending.iter().any(|f| matches!(f, Frame::Close(_) | Frame::Error(_)))
-        );
-        if !closing {
+        let last_words: Vec<Frame> = match &self.down {
+            Down::Poll(polls) => polls
+                .pending
+                .iter()
+                .filter(|f| matches!(f, Frame::Close(_) | Frame::Error(_)))
+                .cloned()
+                .collect(),
+            Down::Sse(_) => Vec::new(),
+        };
+        if last_words.is_empty() {
             return Err(End::Over);
         }
+        self.last_words = last_words;
         self.drain_until = Some(tokio::time::Instant::now() + self.idle_timeout);
         Ok(())
     }
 
-    /// While draining, the link ends once its last frames were carried.
-    fn drained(&self) -> Result<(), End> {
-        match &self.down {
-            Down::Poll(polls) if self.drain_until.is_some() && polls.pending.is_empty() => {
-                Err(End::Over)
+    /// While draining, once a poll carried the last frames the link lingers [`LINGER`] (within
+    /// the drain's own bound), answering POSTs `204` and polls with the last words again: a
+    /// POST or poll the client sent before it read them must not get a `410` that it could see
+    /// first (two requests in flight answer in either order) and take for a lost link.
+    fn drained(&mut self) {
+        if let (Down::Poll(polls), Some(until)) = (&self.down, self.drain_until) {
+            if polls.pending.is_empty() {
+                self.drain_until = Some(until.min(tokio::time::Instant::now() + LINGER));
             }
-            _ => Ok(()),
         }
     }
 

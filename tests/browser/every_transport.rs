@@ -29,6 +29,7 @@ fn on(kind: TransportKind) -> Config {
 /// Requests of earlier tests (a last POST, a poll) finish on their own, bounded by their
 /// timeouts: wait for them so that this test's counts are its own.
 async fn settled() {
+    close_leftovers();
     fault("recover").await;
     for _ in 0..500 {
         if live_counts().requests == 0 {

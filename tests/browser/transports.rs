@@ -56,6 +56,7 @@ async fn first_echo(c: &Client, rec: &Recorder, t0: f64, probe: &str, timeout_ms
 /// One transport alone: queued-before-open delivered in order, text and binary echo, a silent
 /// server declared dead within the window, and the reconnect on the same transport.
 async fn alone(kind: TransportKind) {
+    close_leftovers(); // it counts live resources
     fault("recover").await;
     // POSTs of earlier tests may still be finishing (each is bounded by its own timeout).
     for _ in 0..500 {
@@ -224,6 +225,7 @@ async fn buffered_sse_is_not_trusted_and_long_polling_takes_over() {
 
 #[wasm_bindgen_test]
 async fn killed_held_polls_end_on_short_polling_without_overlaps() {
+    close_leftovers(); // it counts the server's polls
     let overlaps_before = server_stat("poll_overlaps").await;
     fault("recover").await;
     fault("refuse-ws").await;

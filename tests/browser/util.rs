@@ -2,7 +2,7 @@
 
 use holdfast::config::Config;
 use holdfast::core::{DisconnectReason, Event, Payload};
-use holdfast::web::{Client, UrlSource};
+use holdfast::web::{Client, UrlSource, WeakHoldfast};
 use js_sys::{Function, Promise, Reflect};
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -162,13 +162,32 @@ pub fn is_dead_link(e: &Event) -> bool {
     )
 }
 
+thread_local! {
+    /// Every client [`client_with`] made, weakly. A failed test's clients are never dropped (a
+    /// wasm panic abandons the test's future) and would go on reconnecting, polling and counting
+    /// in the server's stats through the tests after it: [`close_leftovers`] ends them.
+    static MADE: RefCell<Vec<WeakHoldfast>> = const { RefCell::new(Vec::new()) };
+}
+
 /// A client on the test server's protocol endpoint, recording its events.
 pub fn client_with(url: UrlSource, config: Config) -> (Client, Recorder) {
     let rec = Recorder::default();
     let sink = rec.clone();
     let client = Client::connect(url, config, move |e| sink.0.borrow_mut().push((now(), e)))
         .expect("valid config");
+    MADE.with(|made| made.borrow_mut().push(client.downgrade()));
     (client, rec)
+}
+
+/// Closes every client made so far that is still alive: call at the start of a test whose
+/// assertions count server-wide stats or live resources, before it makes its own.
+pub fn close_leftovers() {
+    let made: Vec<WeakHoldfast> = MADE.with(|made| made.borrow_mut().drain(..).collect());
+    for weak in made {
+        if let Some(c) = weak.upgrade() {
+            let _ = c.close(1000, "left over by an earlier test");
+        }
+    }
 }
 
 /// [`client_with`], waiting (5 s at most) for its first `open`.
