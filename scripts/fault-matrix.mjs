@@ -165,7 +165,8 @@ export const MATRIX = {
   }, every("sliced")),
   F21: {
     fault: "browser offline 20 s, then online", expected: "no attempts storm while offline; reconnect at once on `online`", applies: ALL,
-    ws: [e("lifecycle")], sse: [e("lifecycle")], lp: [e("lifecycle")], sp: [e("lifecycle")],
+    ws: [e("lifecycle")],
+    ...Object.fromEntries(["sse", "lp", "sp"].map((t) => [t, [e("lifecycle", "the attempt starts at once on `online`, but open is bounded by two connect deadlines + 1 s, not 1 s: requests land on pooled connections the black hole caught (CDP's emulated offline keeps Chromium's socket pool)")]])),
     host: ["online_offline::offline_pauses_attempts_and_online_attempts_at_once", "online_offline::a_failure_while_offline_waits_for_online", "online_offline::online_during_backoff_skips_the_wait"],
   },
   F22: {
