@@ -37,8 +37,8 @@ const x3 = (test, partial) => ({ ...b(test, partial), side: 3 });
 // The per-transport scenario `name` of tests/browser/every_transport.rs, on transport `t`.
 const ET = { ws: "websocket", sse: "sse", lp: "long_polling", sp: "short_polling" };
 const every = (name, partial, ts = ALL) => Object.fromEntries(ts.map((t) => [t, [x3(`every_transport::${name}_${ET[t]}`, partial)]]));
-// The HTTP transports' proxy faults (reset, one-way black holes), one client each.
-const proxied = (partial) => Object.fromEntries(["sse", "lp", "sp"].map((t) => [t, [b(`every_transport::through_proxy_faults_${ET[t]}`, partial)]]));
+// The proxy faults (reset, one-way black holes) on every transport, one client each.
+const proxied = (partial) => Object.fromEntries(ALL.map((t) => [t, [b(`every_transport::through_proxy_faults_${ET[t]}`, partial)]]));
 // Merges per-transport entry lists: each row's own tests first, then these.
 const plus = (row, ...extra) => {
   for (const more of extra) for (const [t, xs] of Object.entries(more)) row[t] = [...(row[t] ?? []), ...xs];
@@ -72,19 +72,17 @@ export const MATRIX = {
   }, every("silent")),
   F4: plus({
     fault: "black hole server → client only", expected: "same as F3", applies: ALL,
-    ws: [b("transports::websocket_through_the_proxy_survives_reset_and_one_way_black_holes", "blackhole-down: reconnect ≤ 8 s and sends delivered once; detection time not asserted")],
     host: ["dead_link::silent_link_is_declared_dead_exactly_at_the_deadline"],
-  }, proxied("proxy blackhole-down held until the verdict: given up ≤ 3.3 s, reopened ≤ 15 s after the path heals (caught pooled connections are spent first), sends delivered once; one client")),
+  }, proxied("proxy blackhole-down held until the verdict: given up ≤ 3.3 s, reopened ≤ 15 s after the path heals (caught pooled HTTP connections are spent first), sends delivered once; one client")),
   F5: plus({
     fault: "black hole client → server only", expected: "server times the client out; client reconnects; sends delivered once", applies: ALL,
-    ws: [b("transports::websocket_through_the_proxy_survives_reset_and_one_way_black_holes")],
     host: ["http_transports::an_unanswered_post_ends_the_link_at_the_heartbeat_timeout"],
-  }, proxied("proxy blackhole-up held until the verdict: the client's POST deadline ends the link (≤ 3.3 s), not the server's timeout; sends delivered once; one client")),
+  }, proxied("proxy blackhole-up held until the verdict: over WebSocket the server's idle timeout closes the socket (≤ 4 s), over HTTP the client's POST deadline ends the link first (≤ 3.3 s); sends delivered once, counted once at the server; one client")),
   F6: plus({
     fault: "TCP reset mid-stream", expected: "noticed at once; reconnect", applies: ALL,
-    ws: [b("transports::websocket_through_the_proxy_survives_reset_and_one_way_black_holes", "proxy reset: reconnect ≤ 8 s, \"at once\" not timed"), b("faults::dropped_connections_reconnect_and_deliver_what_was_sent_meanwhile", "server drops the socket (abrupt close, 1006), not an RST: reconnecting ≤ 3 s")],
+    ws: [b("faults::dropped_connections_reconnect_and_deliver_what_was_sent_meanwhile", "server drops the socket (abrupt close, 1006), not an RST: reconnecting ≤ 3 s")],
     host: [],
-  }, proxied("proxy reset: a reconnect within 1 s, or none when the browser retried the reset request on a new connection itself (polls, POSTs); sends delivered once within 3 s; one client")),
+  }, proxied("proxy reset: a reconnect within 1 s, or (HTTP) none when the browser retried the reset request on a new connection itself; sends delivered once within 3 s; one client")),
   F7: {
     fault: "idle-timeout middlebox (cuts after 3 s idle)", expected: "heartbeats keep it open for 60 s (and without heartbeats it does cut)", applies: ALL,
     ws: [b(KEEP, "proxy idle-cut 3 s: kept open 15 s, not 60 s (protocol WebSocket: the server's 1 s pings help; a raw WebSocket kept by its client heartbeat alone too)"), b(CUT, "the other half only: without heartbeats (raw, to an endpoint that sends nothing) the proxy cuts it 2.7–4.5 s after the last byte")],

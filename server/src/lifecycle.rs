@@ -318,6 +318,11 @@ impl Attachment {
         self.entry.lock().attachment() != self.number
     }
 
+    /// Whether the session has ended (closed for good, not merely let go of this connection).
+    pub(crate) fn session_ended(&self) -> bool {
+        matches!(self.entry.lock().state(), SessionState::Ended { .. })
+    }
+
     /// Runs `op` on the session unless this attachment was superseded, delivers what it
     /// produced to the app (without holding the session lock), and returns the rest for the
     /// connection. `None`: superseded; stop writing and drop the transport.

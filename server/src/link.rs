@@ -214,6 +214,7 @@ pub(crate) fn spawn(
         deadline: None,
         drain_until: None,
         last_words: Vec::new(),
+        session_ended: false,
         shared: Arc::clone(shared),
         _registration: registration,
     };
@@ -247,6 +248,11 @@ struct Link {
     /// While draining: the CLOSE or ERROR that says why, answered again to a poll that comes
     /// while the link lingers after carrying it.
     last_words: Vec<Frame>,
+    /// While draining: the session ended (its last words are final). Only then does this link
+    /// take the session's POSTs and linger: a session that lives on may be taken over by a new
+    /// attachment, here or on another node, and requests for it that reach this node must not
+    /// be swallowed here (they get `410` and the client resumes).
+    session_ended: bool,
     shared: Arc<Shared>,
     _registration: Registration,
 }
@@ -376,12 +382,15 @@ impl Link {
         match request {
             Request::Send { frames, reply } => {
                 if self.attachment.is_none() {
-                    // Draining: the session let go of this link, and the CLOSE or ERROR that
-                    // says why waits for the next poll. A 410 here would end the client's link
-                    // before that poll (a short-polling client POSTs between polls), and the
-                    // client would never read why. Accepted and dropped instead: the frames
-                    // are not acknowledged, so a client that resumes sends them again.
-                    let _ = reply.send(());
+                    // Draining. The session ended, and the CLOSE that says why waits for the
+                    // next poll: a 410 here could reach the client first (a short-polling client
+                    // POSTs between polls) and it would take the link for lost and resume into
+                    // a session that is gone. Accepted and dropped instead (the session is over).
+                    // A session that lives on: dropping the reply answers 410, and the client
+                    // resumes, as the CLOSE or ERROR would have told it to.
+                    if self.session_ended {
+                        let _ = reply.send(());
+                    }
                     return Ok(());
                 }
                 let step = self
@@ -418,7 +427,7 @@ impl Link {
                         let _ = held.send(Bytes::new());
                     }
                 }
-                if self.attachment.is_none() && polls.pending.is_empty() {
+                if self.attachment.is_none() && self.session_ended && polls.pending.is_empty() {
                     // Lingering: the last words again (the answer that carried them may be
                     // lost, or this poll crossed it).
                     polls.pending.extend(self.last_words.iter().cloned());
@@ -446,8 +455,7 @@ impl Link {
                     self.answer_held();
                 }
                 result?;
-                self.drained();
-                Ok(())
+                self.drained()
             }
         }
     }
@@ -494,6 +502,7 @@ impl Link {
     /// (at most the idle timeout) before it ends; without one there is nothing worth waiting for.
     async fn start_draining(&mut self) -> Result<(), End> {
         if let Some(attachment) = self.attachment.take() {
+            self.session_ended = attachment.session_ended();
             attachment.release().await;
         }
         self.deadline = None;
@@ -514,16 +523,21 @@ impl Link {
         Ok(())
     }
 
-    /// While draining, once a poll carried the last frames the link lingers [`LINGER`] (within
-    /// the drain's own bound), answering POSTs `204` and polls with the last words again: a
-    /// POST or poll the client sent before it read them must not get a `410` that it could see
-    /// first (two requests in flight answer in either order) and take for a lost link.
-    fn drained(&mut self) {
+    /// While draining, once a poll carried the last frames: a session that lives on ends the
+    /// link; an ended one lingers [`LINGER`] (within the drain's own bound), answering POSTs
+    /// `204` and polls with the last words again: a POST or poll the client sent before it read
+    /// them must not get a `410` that it could see first (two requests in flight answer in
+    /// either order) and take for a lost link.
+    fn drained(&mut self) -> Result<(), End> {
         if let (Down::Poll(polls), Some(until)) = (&self.down, self.drain_until) {
             if polls.pending.is_empty() {
+                if !self.session_ended {
+                    return Err(End::Over);
+                }
                 self.drain_until = Some(until.min(tokio::time::Instant::now() + LINGER));
             }
         }
+        Ok(())
     }
 
     /// Answers the held poll, if any, with what is pending (within the answer bounds).

@@ -432,14 +432,7 @@ async fn a_restart_with_100_clients_spreads_their_reconnects_over_the_jitter_win
         c.close(1000, "done").unwrap();
     }
     drop(clients);
-    let mut after = live_counts();
-    for _ in 0..500 {
-        if after == before {
-            break;
-        }
-        sleep(10).await;
-        after = live_counts();
-    }
+    let after = counts_back_to(before, 5000).await;
     let h = herd.unwrap_or_else(|e| panic!("{e}"));
     let mut slices = [0usize; 10];
     for d in &h.delays {

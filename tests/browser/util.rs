@@ -2,7 +2,7 @@
 
 use holdfast::config::Config;
 use holdfast::core::{DisconnectReason, Event, Payload};
-use holdfast::web::{Client, UrlSource, WeakHoldfast};
+use holdfast::web::{live_counts, Client, LiveCounts, UrlSource, WeakHoldfast};
 use js_sys::{Function, Promise, Reflect};
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -177,6 +177,20 @@ pub fn client_with(url: UrlSource, config: Config) -> (Client, Recorder) {
         .expect("valid config");
     MADE.with(|made| made.borrow_mut().push(client.downgrade()));
     (client, rec)
+}
+
+/// The live resource counts once they are back to `before`, polled every 10 ms for at most
+/// `wait_ms` (a closed client's last POST, carrying its CLOSE, finishes on its own first).
+pub async fn counts_back_to(before: LiveCounts, wait_ms: u32) -> LiveCounts {
+    let mut after = live_counts();
+    for _ in 0..wait_ms / 10 {
+        if after == before {
+            break;
+        }
+        sleep(10).await;
+        after = live_counts();
+    }
+    after
 }
 
 /// Closes every client made so far that is still alive: call at the start of a test whose
