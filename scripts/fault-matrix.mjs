@@ -62,7 +62,7 @@ export const MATRIX = {
   F2: plus({
     fault: "server killed, back after 5 s", expected: "bounded attempts while down; open within max backoff after it is back", applies: ALL,
     host: ["reconnect_backoff::ceiling_grows_exponentially_then_caps", "transport_fallback::exhausted_chain_backs_off_then_restarts_from_the_top"],
-  }, every("down_five_seconds")),
+  }, every("down_five_seconds", "open ≤ 1.5 s after the server is back, except WebSocket in Firefox (≤ 4 s: Firefox delays a new WebSocket to a host whose connections kept failing)", ["ws"]), every("down_five_seconds", undefined, ["sse", "lp", "sp"])),
   F3: plus({
     fault: "black hole both ways (no FIN/RST)", expected: "declared dead within the dead window; reconnect", applies: ALL,
     sse: [b("transports::sse_black_hole_is_detected", "proxy black hole: dead within 6 s, the 2.5 s window not asserted"), b("transports::sse_alone", "server silent: dead < 4.5 s")],

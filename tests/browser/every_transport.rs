@@ -6,7 +6,7 @@
 //! fault proxy's (`slice`, `reset`, one-way black holes), which reach every transport: a clean close is a protocol CLOSE with the non-final 1012, so it also
 //! reaches a short-polling client, which holds no connection a drop could cut.
 
-use crate::sessions::{numbered, server_tally};
+use crate::sessions::{numbered, server_tally, user_agent};
 use crate::util::*;
 use holdfast::config::{Config, TransportKind};
 use holdfast::core::{DisconnectReason, Event, Payload, RejectReason, SendOutcome, TransportError};
@@ -199,7 +199,8 @@ async fn silent(kind: TransportKind) {
 
 /// F2, the server down for 5 s: bounded attempts while it is down (full jitter under a 1 s
 /// ceiling averages one attempt per 0.5 s once it caps), open again within the maximum backoff
-/// (1 s) and a handshake after it is back.
+/// (1 s) and a handshake after it is back (WebSocket in Firefox: two connect deadlines, for the
+/// browser's own reconnect delay).
 async fn down_five_seconds(kind: TransportKind) {
     settled().await;
     let clients = trio(kind, on(kind)).await;
@@ -225,8 +226,16 @@ async fn down_five_seconds(kind: TransportKind) {
             reopened >= back - 50.0,
             "{kind} client {i}: opened while down"
         );
+        // Firefox adds its own delay before a WebSocket to a host whose connections kept
+        // failing (its reconnect fail-delay, which grows with the failures of the 5 s): seen
+        // 1.9 s once with three clients. Bounded by two connect deadlines there.
+        let bound = if kind == TransportKind::WebSocket && user_agent().contains("Firefox") {
+            4_000.0
+        } else {
+            1_500.0
+        };
         assert!(
-            reopened - back <= 1_500.0,
+            reopened - back <= bound,
             "{kind} client {i}: open {} ms after the server was back",
             reopened - back
         );
