@@ -862,6 +862,8 @@ impl Machine {
         match self.mode.receive(payload, &self.limits) {
             Received::Frame(frame) => self.on_frame(now, conn, frame),
             Received::App(payload) => self.deliver(payload),
+            // A raw heartbeat's pong carries no id: it answers the ping in flight (after a
+            // freeze, the thaw probe's; one read before the freeze would pass for it).
             Received::Pong => {
                 if let Some((id, _)) = self.heartbeat.outstanding {
                     self.pong(now, id);
