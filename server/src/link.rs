@@ -212,9 +212,7 @@ pub(crate) fn spawn(
         hold: Duration::from_millis(shared.config.poll_hold_ms),
         idle_timeout: Duration::from_millis(shared.config.idle_timeout_ms.max(1)),
         deadline: None,
-        drain_until: None,
-        last_words: Vec::new(),
-        session_ended: false,
+        drain: None,
         shared: Arc::clone(shared),
         _registration: registration,
     };
@@ -223,6 +221,19 @@ pub(crate) fn spawn(
 
 /// How long a draining poll link stays after a poll carried its last words.
 const LINGER: Duration = Duration::from_secs(2);
+
+/// A released poll link waiting for a poll to carry the session's last words.
+struct Drain {
+    /// When to stop waiting (and, once they were carried, to stop lingering).
+    until: tokio::time::Instant,
+    /// The CLOSE or ERROR that says why, answered again to a poll while the link lingers.
+    last_words: Vec<Frame>,
+    /// The session ended (its last words are final). Only then does the link take the
+    /// session's POSTs and linger: a session that lives on may be taken over by a new
+    /// attachment, here or on another node, and requests for it that reach this node must not
+    /// be swallowed here (they get `410` and the client resumes).
+    session_ended: bool,
+}
 
 /// How a link ends.
 enum End {
@@ -243,16 +254,8 @@ struct Link {
     idle_timeout: Duration,
     /// When the session's timers are due next.
     deadline: Option<Instant>,
-    /// While draining: when to stop waiting for a poll to fetch the last frames.
-    drain_until: Option<tokio::time::Instant>,
-    /// While draining: the CLOSE or ERROR that says why, answered again to a poll that comes
-    /// while the link lingers after carrying it.
-    last_words: Vec<Frame>,
-    /// While draining: the session ended (its last words are final). Only then does this link
-    /// take the session's POSTs and linger: a session that lives on may be taken over by a new
-    /// attachment, here or on another node, and requests for it that reach this node must not
-    /// be swallowed here (they get `410` and the client resumes).
-    session_ended: bool,
+    /// Set once released while the last frames (a CLOSE or ERROR) wait for a poll.
+    drain: Option<Drain>,
     shared: Arc<Shared>,
     _registration: Registration,
 }
@@ -320,7 +323,7 @@ impl Link {
                 },
                 () = woken(self.attachment.as_ref()) => Event::Woken,
                 () = until(self.deadline.map(clock::deadline)) => Event::Timer,
-                () = until(self.drain_until) => return End::Over,
+                () = until(self.drain.as_ref().map(|d| d.until)) => return End::Over,
                 gone = self.down.gone() => match gone {
                     Gone::Stream => return End::Over,
                     Gone::HoldOver => Event::HoldOver,
@@ -388,7 +391,7 @@ impl Link {
                     // a session that is gone. Accepted and dropped instead (the session is over).
                     // A session that lives on: dropping the reply answers 410, and the client
                     // resumes, as the CLOSE or ERROR would have told it to.
-                    if self.session_ended {
+                    if self.drain.as_ref().is_some_and(|d| d.session_ended) {
                         let _ = reply.send(());
                     }
                     return Ok(());
@@ -427,10 +430,12 @@ impl Link {
                         let _ = held.send(Bytes::new());
                     }
                 }
-                if self.attachment.is_none() && self.session_ended && polls.pending.is_empty() {
-                    // Lingering: the last words again (the answer that carried them may be
-                    // lost, or this poll crossed it).
-                    polls.pending.extend(self.last_words.iter().cloned());
+                if let Some(drain) = self.drain.as_ref().filter(|d| d.session_ended) {
+                    if polls.pending.is_empty() {
+                        // Lingering: the last words again (the answer that carried them may be
+                        // lost, or this poll crossed it).
+                        polls.pending.extend(drain.last_words.iter().cloned());
+                    }
                 }
                 if cursor.is_some() && self.attachment.is_some() {
                     // Frames drained but not carried yet: the session queues every data
@@ -501,8 +506,9 @@ impl Link {
     /// ERROR of a store outage carries the retry hint), so a poll link waits for one more poll
     /// (at most the idle timeout) before it ends; without one there is nothing worth waiting for.
     async fn start_draining(&mut self) -> Result<(), End> {
+        let mut session_ended = false;
         if let Some(attachment) = self.attachment.take() {
-            self.session_ended = attachment.session_ended();
+            session_ended = attachment.session_ended();
             attachment.release().await;
         }
         self.deadline = None;
@@ -518,8 +524,11 @@ impl Link {
         if last_words.is_empty() {
             return Err(End::Over);
         }
-        self.last_words = last_words;
-        self.drain_until = Some(tokio::time::Instant::now() + self.idle_timeout);
+        self.drain = Some(Drain {
+            until: tokio::time::Instant::now() + self.idle_timeout,
+            last_words,
+            session_ended,
+        });
         Ok(())
     }
 
@@ -529,12 +538,12 @@ impl Link {
     /// them must not get a `410` that it could see first (two requests in flight answer in
     /// either order) and take for a lost link.
     fn drained(&mut self) -> Result<(), End> {
-        if let (Down::Poll(polls), Some(until)) = (&self.down, self.drain_until) {
+        if let (Down::Poll(polls), Some(drain)) = (&self.down, &mut self.drain) {
             if polls.pending.is_empty() {
-                if !self.session_ended {
+                if !drain.session_ended {
                     return Err(End::Over);
                 }
-                self.drain_until = Some(until.min(tokio::time::Instant::now() + LINGER));
+                drain.until = drain.until.min(tokio::time::Instant::now() + LINGER);
             }
         }
         Ok(())

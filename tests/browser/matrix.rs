@@ -12,13 +12,6 @@ use wasm_bindgen::JsValue;
 use wasm_bindgen_futures::{future_to_promise, JsFuture};
 use wasm_bindgen_test::wasm_bindgen_test;
 
-fn on(kind: TransportKind) -> Config {
-    Config {
-        transports: vec![kind],
-        ..test_config()
-    }
-}
-
 /// The server's raw WebSocket echo (`{base}/raw`) through the fault proxy. It is not byte-idle
 /// on its own: the server sends a WebSocket PING after 1 s without sending (test profile) and the
 /// browser answers it by itself.

@@ -22,7 +22,8 @@ pub fn numbered(rec: &Recorder, prefix: &str) -> Vec<usize> {
         .collect()
 }
 
-fn gaps(rec: &Recorder) -> Vec<(usize, usize, u64)> {
+/// Every `gap` event: (messages listed, their bytes, last_seq).
+pub fn gaps(rec: &Recorder) -> Vec<(usize, usize, u64)> {
     rec.0
         .borrow()
         .iter()

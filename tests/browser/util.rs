@@ -47,6 +47,14 @@ pub fn test_config() -> Config {
     }
 }
 
+/// [`test_config`] pinned to `kind` alone (no chain, so no fallback and no upgrade probe).
+pub fn on(kind: holdfast::config::TransportKind) -> Config {
+    Config {
+        transports: vec![kind],
+        ..test_config()
+    }
+}
+
 pub async fn sleep(ms: i32) {
     let p = Promise::new(&mut |resolve, _| set_timeout(&resolve, ms));
     let _ = JsFuture::from(p).await;
