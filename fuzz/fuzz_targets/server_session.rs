@@ -3,14 +3,14 @@
 //! frames from the client, poll cursors, app sends, detaches, closes and clock moves.
 //!
 //! Asserted after every call: no panic; the outbound log within its bounds; every client data
-//! frame with a new seq delivered exactly once, anything else (duplicates, bad frames, frames
-//! while detached or ended) never; outbound seqs allocated one by one and only logged ones
-//! transmitted; WELCOME first on every attach; nothing but CLOSE after the end.
+//! frame with a new seq (up to `MAX_SEQ`) delivered exactly once, anything else (duplicates,
+//! seqs above `MAX_SEQ`, bad frames, frames while detached or ended) never; outbound seqs
+//! allocated one by one and only logged ones transmitted; WELCOME first on every attach; nothing but CLOSE after the end.
 #![no_main]
 
 use arbitrary::Arbitrary;
 use holdfast::core::Instant;
-use holdfast::protocol::{decode, encode, Decoded, Frame, Hello, Limits, ResumeOutcome};
+use holdfast::protocol::{decode, encode, Decoded, Frame, Hello, Limits, ResumeOutcome, MAX_SEQ};
 use holdfast_fuzz::{FrameSpec, Num};
 use holdfast_server::{Message, Output, ServerSession, SessionConfig, SessionState};
 use libfuzzer_sys::fuzz_target;
@@ -233,15 +233,18 @@ fuzz_target!(|input: Input| {
         let mut want_delivery = None;
         if let Some(bytes) = client_bytes {
             if was_attached {
+                // Above MAX_SEQ no sender ever goes: a bad frame, not delivered, the receiver
+                // unmoved (`Receiver::accept`'s OutOfRange).
+                let new = |seq: u64, last_in: u64| seq > last_in && seq <= MAX_SEQ;
                 if let Ok(Decoded::Frame(Frame::Text { seq, text })) = decode(&bytes, &m.limits) {
-                    if seq > m.last_in {
+                    if new(seq, m.last_in) {
                         want_delivery = Some(Message::Text(text));
                         m.last_in = seq;
                     }
                 } else if let Ok(Decoded::Frame(Frame::Binary { seq, data })) =
                     decode(&bytes, &m.limits)
                 {
-                    if seq > m.last_in {
+                    if new(seq, m.last_in) {
                         want_delivery = Some(Message::Binary(data));
                         m.last_in = seq;
                     }
