@@ -5,7 +5,8 @@
 //! Asserted after every call: no panic; the outbound log within its bounds; every client data
 //! frame with a new seq (up to `MAX_SEQ`) delivered exactly once, anything else (duplicates,
 //! seqs above `MAX_SEQ`, bad frames, frames while detached or ended) never; outbound seqs
-//! allocated one by one and only logged ones transmitted; WELCOME first on every attach; nothing but CLOSE after the end.
+//! allocated one by one and only logged ones transmitted; WELCOME first on every attach; nothing
+//! but CLOSE after the end.
 #![no_main]
 
 use arbitrary::Arbitrary;
