@@ -13,18 +13,13 @@ REPS=${1:-2}
 OUT=target/bench/cpu-split
 mkdir -p "$OUT"
 LOG="$OUT/server.log"
-"${CARGO_TARGET_DIR:-target}/bench-server/holdfast-server" --port 0 --faults --bench >"$LOG" 2>&1 &
-SPID=$!
-trap 'kill $SPID 2>/dev/null || true' EXIT
-URL=
-for _ in $(seq 1 100); do
-  URL=$(grep -oE 'http://127\.0\.0\.1:[0-9]+' "$LOG" | head -1 || true)
-  [ -n "$URL" ] && break
-  sleep 0.1
-done
-[ -n "$URL" ] || { echo "server did not start: $(cat "$LOG")" >&2; exit 1; }
+# shellcheck source=scripts/bench-server-up.sh
+source scripts/bench-server-up.sh
+PID=
+trap 'kill $PID 2>/dev/null || true' EXIT
+bench_server_up "$LOG"
 # utime + stime in clock ticks (USER_HZ 100), as ms.
-server_cpu() { awk '{print ($14 + $15) * 10}' "/proc/$SPID/stat"; }
+server_cpu() { awk '{print ($14 + $15) * 10}' "/proc/$PID/stat"; }
 for rep in $(seq 1 "$REPS"); do
   for c in ws raw protocol; do
     before=$(server_cpu)

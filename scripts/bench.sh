@@ -33,6 +33,8 @@ echo "[bench] building holdfast-server (profile bench-server)"
 cargo build -q --profile bench-server -p holdfast-server
 mkdir -p "$OUT"
 
+# shellcheck source=scripts/bench-server-up.sh
+source scripts/bench-server-up.sh
 LOG=$(mktemp)
 PID=
 cleanup() {
@@ -44,16 +46,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-"${CARGO_TARGET_DIR:-target}/bench-server/holdfast-server" --port 0 --faults --bench >"$LOG" 2>&1 &
-PID=$!
-URL=
-for _ in $(seq 1 100); do
-  URL=$(sed -n 's|^listening on ||p' "$LOG" | head -1)
-  [ -n "$URL" ] && break
-  if ! kill -0 "$PID" 2>/dev/null; then cat "$LOG" >&2; echo "[bench] server died" >&2; exit 1; fi
-  sleep 0.1
-done
-[ -n "$URL" ] || { cat "$LOG" >&2; echo "[bench] server did not start" >&2; exit 1; }
+bench_server_up "$LOG"
 echo "[bench] reference server at $URL (pid $PID)"
 
 STATUS=0
