@@ -17,7 +17,7 @@ LOG="$OUT/server.log"
 source scripts/bench-server-up.sh
 PID=
 trap 'kill $PID 2>/dev/null || true' EXIT
-bench_server_up "$LOG"
+bench_server_up "${CARGO_TARGET_DIR:-target}/bench-server" "$LOG" --faults || exit 1
 # utime + stime in clock ticks (USER_HZ 100), as ms.
 server_cpu() { awk '{print ($14 + $15) * 10}' "/proc/$PID/stat"; }
 for rep in $(seq 1 "$REPS"); do

@@ -80,21 +80,9 @@ cleanup() {
 trap cleanup EXIT
 
 # Starts a fresh `holdfast-server --bench [ARGS...]` on a free port: sets PID and URL.
-start_server() {
-  : >"$LOG"
-  "$BIN/holdfast-server" --port 0 --bench "$@" >"$LOG" 2>&1 &
-  PID=$!
-  URL=
-  for _ in $(seq 1 100); do
-    URL=$(sed -n 's|^listening on ||p' "$LOG" | head -1)
-    [ -n "$URL" ] && return 0
-    if ! kill -0 "$PID" 2>/dev/null; then cat "$LOG" >&2; echo "[bench-server] server died" >&2; return 1; fi
-    sleep 0.1
-  done
-  cat "$LOG" >&2
-  echo "[bench-server] server did not start" >&2
-  return 1
-}
+# shellcheck source=scripts/bench-server-up.sh
+source scripts/bench-server-up.sh
+start_server() { bench_server_up "$BIN" "$LOG" "$@"; }
 
 # Runs one scenario against a fresh server: `scenario <name> <bench-load args>...`. A failed
 # scenario is reported and the others still run.

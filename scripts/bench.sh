@@ -46,7 +46,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-bench_server_up "$LOG"
+bench_server_up "${CARGO_TARGET_DIR:-target}/bench-server" "$LOG" --faults || exit 1
 echo "[bench] reference server at $URL (pid $PID)"
 
 STATUS=0
